@@ -1,0 +1,60 @@
+/**
+ * Bedrock's binary event stream (Smithy "amazon-eventstream"), encode side.
+ *
+ * Framing, CRCs and header types come from `@smithy/eventstream-codec`, the codec the AWS SDK
+ * itself decodes with: one implementation on both ends keeps the emulator byte-compatible.
+ */
+import { EventStreamCodec } from "@smithy/eventstream-codec";
+import type { MessageHeaders } from "@smithy/types";
+import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+
+const codec = new EventStreamCodec(toUtf8, fromUtf8);
+
+function stringHeaders(entries: Record<string, string>): MessageHeaders {
+  const headers: MessageHeaders = {};
+  for (const [name, value] of Object.entries(entries)) headers[name] = { type: "string", value };
+  return headers;
+}
+
+/**
+ * A `chunk` event as InvokeModelWithResponseStream sends it: the payload is
+ * `{"bytes": base64(one Anthropic stream event JSON)}`, optionally with Bedrock's padding key `p`
+ * (observed: a random-length run of letters that hides the size of the content; parsers ignore it).
+ * Header order follows captures of the real service.
+ */
+export function encodeChunkEvent(anthropicEventJson: string, padding?: string): Uint8Array {
+  const payload: Record<string, string> = { bytes: Buffer.from(anthropicEventJson, "utf8").toString("base64") };
+  if (padding) payload.p = padding;
+  return codec.encode({
+    headers: stringHeaders({
+      ":event-type": "chunk",
+      ":content-type": "application/json",
+      ":message-type": "event",
+    }),
+    body: fromUtf8(JSON.stringify(payload)),
+  });
+}
+
+/**
+ * A modelled exception inside the stream: `:exception-type` is the lower-camel member name of the
+ * response stream union (`throttlingException`, `modelStreamErrorException`, ...).
+ */
+export function encodeExceptionEvent(exceptionName: string, body: Record<string, unknown>): Uint8Array {
+  const member = exceptionName.charAt(0).toLowerCase() + exceptionName.slice(1);
+  return codec.encode({
+    headers: stringHeaders({
+      ":exception-type": member,
+      ":content-type": "application/json",
+      ":message-type": "exception",
+    }),
+    body: fromUtf8(JSON.stringify(body)),
+  });
+}
+
+/** Decodes one complete frame (tests and tools; streaming decode lives with the transport). */
+export function decodeFrame(frame: Uint8Array): { headers: Record<string, string>; body: string } {
+  const message = codec.decode(frame);
+  const headers: Record<string, string> = {};
+  for (const [name, header] of Object.entries(message.headers)) headers[name] = String(header.value);
+  return { headers, body: toUtf8(message.body) };
+}

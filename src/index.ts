@@ -1,0 +1,15 @@
+/** bedrock-claude: Claude on AWS Bedrock in production. */
+export {
+  DEFAULT_ANTHROPIC_API_KEY,
+  DEFAULT_API_KEY,
+  type EmulatorConfigInput,
+  type FaultRule,
+  type FaultSpec,
+  parseFaultSpec,
+  type RequestRecord,
+  type RunningEmulator,
+  type StartEmulatorOptions,
+  startEmulator,
+  type UsageTotals,
+} from "./emulator/index.js";
+export { ModelCatalog, shippedCatalog, type ModelEntry } from "./models/catalog.js";

@@ -1,0 +1,77 @@
+/**
+ * One port for HTTP/1.1 and clear-text HTTP/2 together. The AWS SDK's runtime client opens
+ * HTTP/2 with prior knowledge on an `http://` endpoint, while fetch-based clients speak HTTP/1.1;
+ * a connection is told apart by its first bytes (the HTTP/2 preface starts `PRI * HTTP/2.0`, a
+ * method no HTTP/1.1 client sends) and handed to the matching Node server.
+ * Shared by the emulator and the gateway.
+ */
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+export type RequestListener = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface DualProtocolServer {
+  /** The bound port (useful with port 0). */
+  port: number;
+  host: string;
+  url: string;
+  close(): Promise<void>;
+}
+
+const PREFACE = Buffer.from("PRI ");
+
+export async function listenDualProtocol(listener: RequestListener, port: number, host: string): Promise<DualProtocolServer> {
+  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, listener);
+  const h2 = http2.createServer({}, listener);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    // A client that resets the connection must not take the process down.
+    socket.on("error", () => socket.destroy());
+    let head = Buffer.alloc(0);
+    const sniff = () => {
+      let chunk: Buffer | null;
+      // biome-ignore lint/suspicious/noAssignInExpressions: the stream idiom for draining read()
+      while ((chunk = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, chunk]);
+      if (head.length < PREFACE.length && !socket.readableEnded) return;
+      socket.off("readable", sniff);
+      socket.unshift(head);
+      const target = head.subarray(0, PREFACE.length).equals(PREFACE) ? h2 : h1;
+      target.emit("connection", socket);
+    };
+    socket.on("readable", sniff);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    port: address.port,
+    host: address.address,
+    url: `http://${urlHost}:${address.port}`,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      h1.closeAllConnections();
+      await closed;
+    },
+  };
+}
