@@ -7,5 +7,9 @@ export default defineConfig({
     hookTimeout: 20_000,
     // Tests start real servers on 127.0.0.1 port 0; files run in parallel, each with its own.
     pool: "forks",
+    env: {
+      // The AWS SDK warns once per process that its 2027 releases will need Node 22.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
   },
 });

@@ -42,10 +42,18 @@ export interface UsageTotals {
 export class Journal {
   private records: RequestRecord[] = [];
   private readonly usage = new Map<string, UsageTotals>();
+  private readonly listeners = new Set<(entry: RequestRecord) => void>();
 
   constructor(private readonly capacity: number) {}
 
+  /** Calls `listener` with every record from now on; returns the unsubscribe function. */
+  subscribe(listener: (entry: RequestRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   record(entry: RequestRecord): void {
+    for (const listener of this.listeners) listener(entry);
     this.records.push(entry);
     if (this.records.length > this.capacity) this.records.splice(0, this.records.length - this.capacity);
     const billed = entry.inputTokens + entry.outputTokens + entry.cacheReadInputTokens + entry.cacheWriteInputTokens;
