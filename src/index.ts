@@ -12,4 +12,4 @@ export {
   startEmulator,
   type UsageTotals,
 } from "./emulator/index.js";
-export { ModelCatalog, shippedCatalog, type ModelEntry } from "./models/catalog.js";
+export { ModelCatalog, type ModelEntry, shippedCatalog } from "./models/catalog.js";

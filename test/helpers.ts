@@ -38,7 +38,10 @@ export interface SignedFetchOptions {
 /** Signs a request with SigV4 and sends it over HTTP/1.1 (fetch). */
 export async function signedFetch(baseUrl: string, options: SignedFetchOptions): Promise<Response> {
   const url = new URL(baseUrl);
-  const body = typeof options.body === "string" ? new TextEncoder().encode(options.body) : (options.body ?? new Uint8Array());
+  const body =
+    typeof options.body === "string"
+      ? new TextEncoder().encode(options.body)
+      : (options.body ?? new Uint8Array());
   const [path, rawQuery = ""] = options.path.split("?");
   const query: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(rawQuery)) query[k] = v;

@@ -23,7 +23,11 @@ export interface AnthropicErrorBody {
   request_id?: string;
 }
 
-export function anthropicErrorBody(type: AnthropicErrorType, message: string, requestId?: string): AnthropicErrorBody {
+export function anthropicErrorBody(
+  type: AnthropicErrorType,
+  message: string,
+  requestId?: string,
+): AnthropicErrorBody {
   const body: AnthropicErrorBody = { type: "error", error: { type, message } };
   if (requestId) body.request_id = requestId;
   return body;

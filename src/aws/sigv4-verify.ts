@@ -76,7 +76,10 @@ function parseAmzDate(value: string): Date | undefined {
 }
 
 function amzDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return date
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 function parseQuery(rawQuery: string): Record<string, string | string[]> {
@@ -151,7 +154,10 @@ async function expectedSignature(
 }
 
 /** Verifies the request's SigV4 `Authorization` header. */
-export async function verifySigV4(req: IncomingSignedRequest, options: SigV4VerifyOptions): Promise<SigV4Result> {
+export async function verifySigV4(
+  req: IncomingSignedRequest,
+  options: SigV4VerifyOptions,
+): Promise<SigV4Result> {
   const authorization = req.headers.authorization ?? "";
   const parsed = parseAuthorization(authorization);
   if ("missing" in parsed) {

@@ -23,7 +23,9 @@ function stringHeaders(entries: Record<string, string>): MessageHeaders {
  * Header order follows captures of the real service.
  */
 export function encodeChunkEvent(anthropicEventJson: string, padding?: string): Uint8Array {
-  const payload: Record<string, string> = { bytes: Buffer.from(anthropicEventJson, "utf8").toString("base64") };
+  const payload: Record<string, string> = {
+    bytes: Buffer.from(anthropicEventJson, "utf8").toString("base64"),
+  };
   if (padding) payload.p = padding;
   return codec.encode({
     headers: stringHeaders({

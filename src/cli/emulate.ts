@@ -21,7 +21,10 @@ function integer(name: string, value: string): number {
 /** One line per request; never the prompt or the answer. */
 function logLine(r: RequestRecord): string {
   const tokens = r.inputTokens || r.outputTokens ? ` in=${r.inputTokens} out=${r.outputTokens}` : "";
-  const cache = r.cacheReadInputTokens || r.cacheWriteInputTokens ? ` cache_read=${r.cacheReadInputTokens} cache_write=${r.cacheWriteInputTokens}` : "";
+  const cache =
+    r.cacheReadInputTokens || r.cacheWriteInputTokens
+      ? ` cache_read=${r.cacheReadInputTokens} cache_write=${r.cacheWriteInputTokens}`
+      : "";
   const error = r.errorName ? ` ${r.errorName}` : "";
   return `${r.time} ${r.operation} ${r.region ?? "-"} ${r.model ?? "-"} ${r.status}${error} ${r.outcome}${tokens}${cache} ${r.latencyMs}ms`;
 }
@@ -33,7 +36,10 @@ export function registerEmulate(program: Command): void {
     .option("--port <port>", "port to listen on", "4010")
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("--config <file>", "emulator config file (identities, API keys, quotas, pace, faults)")
-    .option("--faults <spec>", 'faults: JSON, or short form "ThrottlingException:0.3,ServiceUnavailableException:1@us-east-1"')
+    .option(
+      "--faults <spec>",
+      'faults: JSON, or short form "ThrottlingException:0.3,ServiceUnavailableException:1@us-east-1"',
+    )
     .option("--seed <n>", "seed for faults and ids; a seeded run repeats exactly")
     .option("--log", "print one line per request (no prompt content)")
     .action(async (options: EmulateOptions) => {

@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerEmulate } from "./emulate.js";
 
-const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 
 const program = new Command()
   .name("bedrock-claude")

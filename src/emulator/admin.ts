@@ -15,11 +15,13 @@ export async function setFaults(c: EmulatorContext, state: EmulatorState): Promi
   try {
     json = await c.req.json();
   } catch {
-    return badRequest("body must be JSON: {\"seed\"?: n, \"rules\": [...]}");
+    return badRequest('body must be JSON: {"seed"?: n, "rules": [...]}');
   }
   const parsed = faultSpecSchema.safeParse(Array.isArray(json) ? { rules: json } : json);
   if (!parsed.success) {
-    return badRequest(parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "));
+    return badRequest(
+      parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
+    );
   }
   state.faults.set(parsed.data);
   return jsonResponse(state.faults.current());

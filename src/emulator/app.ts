@@ -38,7 +38,9 @@ export function createEmulatorApp(state: EmulatorState): Hono<{ Bindings: NodeBi
   app.get("/inference-profiles/:profileId", (c) => getInferenceProfile(c, state));
 
   app.post("/", (c) => sts(c, state));
-  app.get("/", (c) => (c.req.query("Action") ? sts(c, state) : c.json({ service: "bedrock-claude emulator" })));
+  app.get("/", (c) =>
+    c.req.query("Action") ? sts(c, state) : c.json({ service: "bedrock-claude emulator" }),
+  );
 
   app.get("/_emulator/faults", (c) => getFaults(c, state));
   app.post("/_emulator/faults", (c) => setFaults(c, state));
@@ -51,14 +53,20 @@ export function createEmulatorApp(state: EmulatorState): Hono<{ Bindings: NodeBi
 
   app.notFound((c) =>
     awsErrorResponse(
-      new EmulatorError("UnknownOperationException", `No operation at ${c.req.method} ${new URL(c.req.url).pathname}`),
+      new EmulatorError(
+        "UnknownOperationException",
+        `No operation at ${c.req.method} ${new URL(c.req.url).pathname}`,
+      ),
       state.nextRequestId(),
     ),
   );
   app.onError((error) => {
     console.error("[emulator] unexpected error:", error);
     return awsErrorResponse(
-      new EmulatorError("InternalServerException", "The system encountered an unexpected error during processing. Try your request again."),
+      new EmulatorError(
+        "InternalServerException",
+        "The system encountered an unexpected error during processing. Try your request again.",
+      ),
       state.nextRequestId(),
     );
   });

@@ -2,7 +2,7 @@
  * Who is calling: SigV4 (verified as AWS does) or a Bedrock API key as `Authorization: Bearer`.
  * Failures are worded as AWS's front door words them (captured answers: docs/emulator.md).
  */
-import { isSigV4, type IncomingSignedRequest, verifySigV4 } from "../aws/sigv4-verify.js";
+import { type IncomingSignedRequest, isSigV4, verifySigV4 } from "../aws/sigv4-verify.js";
 import { EmulatorError } from "./errors.js";
 import { regionFromHost } from "./http.js";
 import { type Identity, isExpired } from "./identities.js";
@@ -59,7 +59,8 @@ function bearer(req: IncomingSignedRequest, key: string, state: EmulatorState, s
     if (!found) throw frontDoor(INVALID_KEY, status);
     return { ...found, via: "api-key" };
   }
-  if (!key.startsWith(LONG_TERM_PREFIX)) throw frontDoor("Invalid API Key format: Must start with pre-defined prefix", status);
+  if (!key.startsWith(LONG_TERM_PREFIX))
+    throw frontDoor("Invalid API Key format: Must start with pre-defined prefix", status);
   const grant = state.identities.byApiKey(key);
   if (!grant || isExpired(grant.expiresAt, now)) throw frontDoor(INVALID_KEY, status);
   const region = grant.region ?? regionFromHost(req.headers.host) ?? state.config.defaultRegion;
@@ -87,9 +88,13 @@ export async function authenticate(
   if (!result.ok) throw new EmulatorError(result.exception, result.message, { status: options.status });
   const identity = state.identities.byAccessKeyId(result.accessKeyId)!;
   if (isExpired(identity.expiresAt, new Date(state.now()))) {
-    throw new EmulatorError("ExpiredTokenException", "The security token included in the request is expired", {
-      status: options.status,
-    });
+    throw new EmulatorError(
+      "ExpiredTokenException",
+      "The security token included in the request is expired",
+      {
+        status: options.status,
+      },
+    );
   }
   return { identity, region: result.region, via: "sigv4" };
 }

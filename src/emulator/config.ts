@@ -44,7 +44,10 @@ const identitySchema = z
     sessionToken: z.string().min(1).optional(),
     /** When temporary credentials stop working (ISO 8601). */
     expiresAt: z.string().datetime().optional(),
-    account: z.string().regex(/^\d{12}$/).default("000000000000"),
+    account: z
+      .string()
+      .regex(/^\d{12}$/)
+      .default("000000000000"),
     arn: z.string().optional(),
     /** IAM actions allowed, e.g. `bedrock:InvokeModel`, `bedrock:*`. Default: every action. */
     allowedActions: z.array(z.string().min(1)).default(["*"]),
@@ -135,7 +138,9 @@ export const DEFAULT_ANTHROPIC_API_KEY = "sk-ant-emulator-test";
 export function parseEmulatorConfig(input: unknown, origin = "emulator config"): EmulatorConfig {
   const result = emulatorConfigSchema.safeParse(input ?? {});
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    const problems = result.error.issues.map(
+      (issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
     throw new Error(`Invalid ${origin}:\n  ${problems.join("\n  ")}`);
   }
   return result.data;
@@ -175,7 +180,12 @@ export function parseFaultSpec(spec: string): FaultSpec {
     .map((part) => {
       const match = /^(\w+)(?::([\d.]+))?(?:@([\w-]+))?(?:\/(.+))?$/.exec(part.trim());
       if (!match) throw new Error(`Invalid --faults rule "${part}": expected error[:rate][@region][/model]`);
-      return { error: match[1], rate: match[2] === undefined ? 1 : Number(match[2]), region: match[3], model: match[4] };
+      return {
+        error: match[1],
+        rate: match[2] === undefined ? 1 : Number(match[2]),
+        region: match[3],
+        model: match[4],
+      };
     });
   const parsed = faultSpecSchema.safeParse({ rules });
   if (!parsed.success) {

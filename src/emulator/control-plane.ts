@@ -81,7 +81,9 @@ async function caller(c: EmulatorContext, state: EmulatorState, action: string):
 
 function visibleModels(state: EmulatorState, region: string): ModelEntry[] {
   const now = new Date(state.now());
-  return state.catalog.models.filter((m) => state.catalog.regionsOf(m).has(region) && !isPastBedrockEndOfLife(m, now));
+  return state.catalog.models.filter(
+    (m) => state.catalog.regionsOf(m).has(region) && !isPastBedrockEndOfLife(m, now),
+  );
 }
 
 function findModel(state: EmulatorState, region: string, id: string): ModelEntry {
@@ -107,7 +109,9 @@ async function handle(
     return jsonResponse(body, 200, { "x-amzn-requestid": requestId });
   } catch (error) {
     const known =
-      error instanceof EmulatorError ? error : new EmulatorError("InternalServerException", "Internal server error");
+      error instanceof EmulatorError
+        ? error
+        : new EmulatorError("InternalServerException", "Internal server error");
     if (!(error instanceof EmulatorError)) console.error("[emulator] unexpected error:", error);
     record(state, requestId, startedAt, action, principal, known.status, known.exception);
     return awsErrorResponse(known, requestId);
@@ -212,7 +216,9 @@ export function getFoundationModelAvailability(c: EmulatorContext, state: Emulat
     const id = c.req.param("modelId") ?? "";
     const model = state.catalog.byFoundationId(id);
     if (!model) throw new EmulatorError("ValidationException", "The provided model identifier is invalid.");
-    const inRegion = state.catalog.regionsOf(model).has(principal.region) && !isPastBedrockEndOfLife(model, new Date(state.now()));
+    const inRegion =
+      state.catalog.regionsOf(model).has(principal.region) &&
+      !isPastBedrockEndOfLife(model, new Date(state.now()));
     const granted = hasModelAccess(principal.identity, model);
     return {
       modelId: model.bedrockModelId,

@@ -4,7 +4,11 @@
  * `responses.ts`.
  */
 import type { AnthropicErrorType } from "../anthropic/errors.js";
-import { AUTH_LAYER_EXCEPTIONS, BEDROCK_EXCEPTION_STATUS, type BedrockExceptionName } from "../bedrock/exceptions.js";
+import {
+  AUTH_LAYER_EXCEPTIONS,
+  BEDROCK_EXCEPTION_STATUS,
+  type BedrockExceptionName,
+} from "../bedrock/exceptions.js";
 
 export interface EmulatorErrorOptions {
   /** Extra members of the error body (e.g. `originalStatusCode` of ModelStreamErrorException). */

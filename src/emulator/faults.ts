@@ -2,8 +2,9 @@
  * Fault injection: rules from `--faults`, the config file or `POST /_emulator/faults`, drawn with a
  * seeded generator so that a seeded run fails the same requests every time.
  */
-import { seededRandom } from "../util/random.js";
+
 import { globMatch } from "../util/glob.js";
+import { seededRandom } from "../util/random.js";
 import type { FaultRule, FaultSpec } from "./config.js";
 
 export interface FaultTarget {
@@ -60,7 +61,8 @@ export class FaultInjector {
   decide(target: FaultTarget): FaultDecision | undefined {
     for (const rule of this.rules) {
       if (rule.region !== undefined && rule.region !== target.region) continue;
-      if (rule.model !== undefined && !target.modelNames.some((name) => globMatch(rule.model!, name))) continue;
+      if (rule.model !== undefined && !target.modelNames.some((name) => globMatch(rule.model!, name)))
+        continue;
       // A stream error only exists inside a stream.
       if (rule.error === "ModelStreamErrorException" && !target.stream) continue;
       const draw = this.random();
@@ -69,7 +71,9 @@ export class FaultInjector {
         rule,
         latencyMs: rule.latencyMs ?? 0,
         error: rule.error === "none" ? undefined : rule.error,
-        afterEvents: target.stream ? (rule.afterEvents ?? (rule.error === "ModelStreamErrorException" ? 1 : 0)) : 0,
+        afterEvents: target.stream
+          ? (rule.afterEvents ?? (rule.error === "ModelStreamErrorException" ? 1 : 0))
+          : 0,
       };
     }
     return undefined;
@@ -83,6 +87,8 @@ export const FAULT_MESSAGES: Record<Exclude<FaultRule["error"], "none" | "Connec
   ModelNotReadyException:
     "Model is not ready to serve inference requests. The AWS SDK will automatically retry the operation up to 5 times. For information about configuring automatic retries, see Retry behavior in the AWS SDKs and Tools reference guide.",
   ModelTimeoutException: "Model has timed out in processing the request. Try your request again.",
-  InternalServerException: "The system encountered an unexpected error during processing. Try your request again.",
-  ModelStreamErrorException: "The system encountered an unexpected error during processing. Try your request again.",
+  InternalServerException:
+    "The system encountered an unexpected error during processing. Try your request again.",
+  ModelStreamErrorException:
+    "The system encountered an unexpected error during processing. Try your request again.",
 };

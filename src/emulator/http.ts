@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { Context } from "hono";
-import { anthropicErrorBody, ANTHROPIC_ERROR_STATUS } from "../anthropic/errors.js";
+import { ANTHROPIC_ERROR_STATUS, anthropicErrorBody } from "../anthropic/errors.js";
 import type { IncomingSignedRequest } from "../aws/sigv4-verify.js";
 import { anthropicTypeFor, EmulatorError } from "./errors.js";
 
@@ -73,7 +73,11 @@ export function awsErrorResponse(error: EmulatorError, requestId: string): Respo
  * An error on an Anthropic-native endpoint: the Anthropic envelope, with the status of its type;
  * the AWS exception name stays visible in `x-amzn-ErrorType`.
  */
-export function anthropicErrorResponse(error: EmulatorError, requestId: string, awsHeaders: boolean): Response {
+export function anthropicErrorResponse(
+  error: EmulatorError,
+  requestId: string,
+  awsHeaders: boolean,
+): Response {
   const type = anthropicTypeFor(error);
   return new Response(JSON.stringify(anthropicErrorBody(type, error.message, requestId)), {
     status: ANTHROPIC_ERROR_STATUS[type],
@@ -87,7 +91,10 @@ export function anthropicErrorResponse(error: EmulatorError, requestId: string, 
 }
 
 export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
 }
 
 const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d$/;

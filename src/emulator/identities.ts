@@ -27,7 +27,11 @@ function matchesAny(patterns: readonly string[], candidates: readonly string[]):
 
 function complete(config: IdentityConfig): Identity {
   const arn = config.arn ?? `arn:aws:iam::${config.account}:user/${config.name}`;
-  return { ...config, arn, userId: config.sessionToken ? `AROA${config.name.toUpperCase()}:session` : config.accessKeyId };
+  return {
+    ...config,
+    arn,
+    userId: config.sessionToken ? `AROA${config.name.toUpperCase()}:session` : config.accessKeyId,
+  };
 }
 
 export class IdentityStore {

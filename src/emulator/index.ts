@@ -18,6 +18,7 @@ import {
 import type { RequestRecord, UsageTotals } from "./journal.js";
 import { createState, type EmulatorState } from "./state.js";
 
+export type { FaultRule } from "./config.js";
 export {
   DEFAULT_ANTHROPIC_API_KEY,
   DEFAULT_API_KEY,
@@ -25,7 +26,6 @@ export {
   type FaultSpec,
   parseFaultSpec,
 } from "./config.js";
-export type { FaultRule } from "./config.js";
 export type { RequestRecord, UsageTotals } from "./journal.js";
 
 export interface StartEmulatorOptions {
@@ -68,13 +68,17 @@ export interface RunningEmulator {
 
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
   let config: EmulatorConfig =
-    typeof options.config === "string" ? loadEmulatorConfigFile(options.config) : parseEmulatorConfig(options.config);
+    typeof options.config === "string"
+      ? loadEmulatorConfigFile(options.config)
+      : parseEmulatorConfig(options.config);
   if (options.seed !== undefined) config = { ...config, seed: options.seed };
   if (options.faults) config = { ...config, faults: options.faults };
   const state = createState(config, options.now);
   const app = createEmulatorApp(state);
   // overrideGlobalObjects: false keeps the process's own Request/Response untouched for embedders.
-  const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false }) as unknown as RequestListener;
+  const listener = getRequestListener(app.fetch, {
+    overrideGlobalObjects: false,
+  }) as unknown as RequestListener;
   const server = await listenDualProtocol(listener, options.port ?? 4010, options.host ?? "127.0.0.1");
   return {
     url: server.url,

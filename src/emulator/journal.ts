@@ -2,7 +2,14 @@
  * What the emulator saw: a bounded log of requests (`GET /_emulator/requests`) and the totals of
  * tokens billed by API, region and model (`GET /_emulator/usage`).
  */
-export type Api = "bedrock-runtime" | "bedrock-native" | "bedrock-mantle" | "anthropic" | "control-plane" | "sts" | "admin";
+export type Api =
+  | "bedrock-runtime"
+  | "bedrock-native"
+  | "bedrock-mantle"
+  | "anthropic"
+  | "control-plane"
+  | "sts"
+  | "admin";
 
 export interface RequestRecord {
   time: string;
@@ -56,7 +63,8 @@ export class Journal {
     for (const listener of this.listeners) listener(entry);
     this.records.push(entry);
     if (this.records.length > this.capacity) this.records.splice(0, this.records.length - this.capacity);
-    const billed = entry.inputTokens + entry.outputTokens + entry.cacheReadInputTokens + entry.cacheWriteInputTokens;
+    const billed =
+      entry.inputTokens + entry.outputTokens + entry.cacheReadInputTokens + entry.cacheWriteInputTokens;
     if (billed === 0 || entry.model === null) return;
     const key = `${entry.api}|${entry.region}|${entry.model}`;
     let totals = this.usage.get(key);

@@ -12,7 +12,7 @@ import { globMatch } from "../util/glob.js";
 import { sleep } from "../util/sleep.js";
 import { resetConnection } from "./connection.js";
 import { anthropicTypeFor, EmulatorError } from "./errors.js";
-import { type FaultDecision, FAULT_MESSAGES } from "./faults.js";
+import { FAULT_MESSAGES, type FaultDecision } from "./faults.js";
 import { anthropicErrorResponse, awsErrorResponse, type NodeBindings } from "./http.js";
 import type { Api, RequestRecord } from "./journal.js";
 import { inputTokens } from "./prompt-cache.js";
@@ -62,10 +62,16 @@ export function callModelNames(call: Pick<MessagesCall, "requestedModel" | "mode
 }
 
 function minimumCacheable(state: EmulatorState, model: ModelEntry): number {
-  return state.rules.minCacheableTokens.rules.find((r) => globMatch(r.pattern, model.anthropicName))?.tokens ?? 1024;
+  return (
+    state.rules.minCacheableTokens.rules.find((r) => globMatch(r.pattern, model.anthropicName))?.tokens ??
+    1024
+  );
 }
 
-export function errorResponseFor(call: Pick<MessagesCall, "api" | "requestId">, error: EmulatorError): Response {
+export function errorResponseFor(
+  call: Pick<MessagesCall, "api" | "requestId">,
+  error: EmulatorError,
+): Response {
   return call.api === "bedrock-runtime"
     ? awsErrorResponse(error, call.requestId)
     : anthropicErrorResponse(error, call.requestId, isBedrock(call.api));
@@ -122,7 +128,8 @@ export async function answerMessages(state: EmulatorState, call: MessagesCall): 
   const promptTokens = inputTokens(body);
 
   const quota = state.quotas.admit(call.region, modelNames, promptTokens + body.max_tokens);
-  if (!quota.ok) return failCall(state, call, new EmulatorError("ThrottlingException", THROTTLE_MESSAGES[quota.kind]));
+  if (!quota.ok)
+    return failCall(state, call, new EmulatorError("ThrottlingException", THROTTLE_MESSAGES[quota.kind]));
 
   const stream = call.encoding !== "json";
   const decision = state.faults.decide({ region: call.region, modelNames, stream });
@@ -136,7 +143,11 @@ export async function answerMessages(state: EmulatorState, call: MessagesCall): 
     return failCall(state, call, faultError(decision));
   }
 
-  const cache = state.cache.account(`${call.account}|${model.bedrockModelId}`, body, minimumCacheable(state, model));
+  const cache = state.cache.account(
+    `${call.account}|${model.bedrockModelId}`,
+    body,
+    minimumCacheable(state, model),
+  );
   const bedrock = isBedrock(call.api);
   const usage: InputUsage = {
     input_tokens: cache.uncachedTokens,
@@ -159,7 +170,11 @@ export async function answerMessages(state: EmulatorState, call: MessagesCall): 
     model: model.anthropicName,
     usage,
   };
-  const inputBill = { input: cache.uncachedTokens, cacheRead: cache.cacheReadTokens, cacheWrite: cache.cacheWriteTokens };
+  const inputBill = {
+    input: cache.uncachedTokens,
+    cacheRead: cache.cacheReadTokens,
+    cacheWrite: cache.cacheWriteTokens,
+  };
 
   if (!stream) {
     const message = renderMessage(plan, meta);
@@ -240,7 +255,12 @@ function frames(state: EmulatorState, call: MessagesCall, events: StreamEvent[],
       });
       // The Anthropic API sends a ping after the first content block starts.
       if (event.type === "content_block_start" && data.index === 0) {
-        out.push({ bytes: encodeSseEvent("ping", { type: "ping" }), outputTokens: 0, counts: false, billsInput: false });
+        out.push({
+          bytes: encodeSseEvent("ping", { type: "ping" }),
+          outputTokens: 0,
+          counts: false,
+          billsInput: false,
+        });
       }
     }
   });
@@ -248,7 +268,8 @@ function frames(state: EmulatorState, call: MessagesCall, events: StreamEvent[],
 }
 
 function errorFrame(call: MessagesCall, error: EmulatorError): Uint8Array | string {
-  if (call.encoding === "eventstream") return encodeExceptionEvent(error.exception, { message: error.message, ...error.extra });
+  if (call.encoding === "eventstream")
+    return encodeExceptionEvent(error.exception, { message: error.message, ...error.extra });
   return encodeSseEvent("error", anthropicErrorBody(anthropicTypeFor(error), error.message, call.requestId));
 }
 
@@ -282,7 +303,8 @@ function streamBody(
         if (decision.error === "ConnectionReset") {
           finish(200, "connection_reset", "ConnectionReset");
           resetConnection(call.bindings);
-          controller.error(new Error("connection reset by emulator fault"));
+          // The socket is gone; closing (rather than erroring) the body keeps the server quiet.
+          controller.close();
           return;
         }
         const error = faultError(decision);

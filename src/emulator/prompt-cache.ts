@@ -40,7 +40,8 @@ function blockTokens(block: Record<string, unknown>): number {
     case "tool_result": {
       const content = block.content;
       if (typeof content === "string") return countTokens(content);
-      if (Array.isArray(content)) return content.reduce((n: number, c) => n + blockTokens(c as Record<string, unknown>), 0);
+      if (Array.isArray(content))
+        return content.reduce((n: number, c) => n + blockTokens(c as Record<string, unknown>), 0);
       return 0;
     }
     case "thinking":
@@ -60,20 +61,23 @@ function segments(body: MessagesBody): Segment[] {
     out.push({ key: JSON.stringify(value), tokens, ttl: cc ? (cc.ttl ?? "5m") : undefined });
   };
   if (body.tools?.length) {
-    body.tools.forEach((tool, i) =>
-      push(tool, countTokens(JSON.stringify(tool)) + (i === 0 ? TOKEN_COSTS.toolUseSystemPrompt : 0)),
-    );
+    body.tools.forEach((tool, i) => {
+      push(tool, countTokens(JSON.stringify(tool)) + (i === 0 ? TOKEN_COSTS.toolUseSystemPrompt : 0));
+    });
   }
   if (typeof body.system === "string") push({ system: body.system }, countTokens(body.system));
   else for (const block of body.system ?? []) push(block, countTokens(block.text));
   for (const message of body.messages) {
     if (typeof message.content === "string") {
-      push({ role: message.role, text: message.content }, TOKEN_COSTS.perMessage + countTokens(message.content));
+      push(
+        { role: message.role, text: message.content },
+        TOKEN_COSTS.perMessage + countTokens(message.content),
+      );
       continue;
     }
-    message.content.forEach((block, i) =>
-      push(block, blockTokens(block as Record<string, unknown>) + (i === 0 ? TOKEN_COSTS.perMessage : 0)),
-    );
+    message.content.forEach((block, i) => {
+      push(block, blockTokens(block as Record<string, unknown>) + (i === 0 ? TOKEN_COSTS.perMessage : 0));
+    });
     if (message.content.length === 0) push({ role: message.role }, TOKEN_COSTS.perMessage);
   }
   return out;
@@ -102,7 +106,8 @@ export class PromptCache {
     for (const segment of all) {
       hash.update(segment.key);
       running += segment.tokens;
-      if (segment.ttl) breakpoints.push({ digest: hash.copy().digest("hex"), tokens: running, ttl: segment.ttl });
+      if (segment.ttl)
+        breakpoints.push({ digest: hash.copy().digest("hex"), tokens: running, ttl: segment.ttl });
     }
     const now = this.now();
     const usable = breakpoints.filter((b) => b.tokens >= minimumTokens);
@@ -118,6 +123,11 @@ export class PromptCache {
       // A hit refreshes the entry's lifetime, as reading does on the real service.
       this.entries.set(b.digest, Math.max(this.entries.get(b.digest) ?? 0, now + TTL_MS[b.ttl]));
     }
-    return { cacheReadTokens: read, cacheWriteTokens: written, cacheWrite1hTokens: write1h, uncachedTokens: total - read - written };
+    return {
+      cacheReadTokens: read,
+      cacheWriteTokens: written,
+      cacheWrite1hTokens: write1h,
+      uncachedTokens: total - read - written,
+    };
   }
 }

@@ -28,8 +28,11 @@ export class QuotaTracker {
     const now = this.now();
     const applicable = this.quotas
       .map((quota, i) => ({ quota, i }))
-      .filter(({ quota }) => (quota.region === undefined || quota.region === region) &&
-        (quota.model === undefined || modelNames.some((name) => globMatch(quota.model!, name))));
+      .filter(
+        ({ quota }) =>
+          (quota.region === undefined || quota.region === region) &&
+          (quota.model === undefined || modelNames.some((name) => globMatch(quota.model!, name))),
+      );
     const windows = applicable.map(({ quota, i }) => {
       const key = `${i}|${region}|${modelNames[0]}`;
       let window = this.windows.get(key);

@@ -80,18 +80,29 @@ export function renderStream(plan: Plan, meta: MessageMeta, tokensPerDelta: numb
     push("content_block_start", { index, content_block: blockStart(block) });
     if (block.type === "text") {
       for (const group of chunks(tokenize(block.text), tokensPerDelta)) {
-        push("content_block_delta", { index, delta: { type: "text_delta", text: group.join("") } }, group.length);
+        push(
+          "content_block_delta",
+          { index, delta: { type: "text_delta", text: group.join("") } },
+          group.length,
+        );
       }
     } else if (block.type === "thinking") {
       for (const group of chunks(tokenize(block.thinking), tokensPerDelta)) {
-        push("content_block_delta", { index, delta: { type: "thinking_delta", thinking: group.join("") } }, group.length);
+        push(
+          "content_block_delta",
+          { index, delta: { type: "thinking_delta", thinking: group.join("") } },
+          group.length,
+        );
       }
       push("content_block_delta", { index, delta: { type: "signature_delta", signature: block.signature } });
     } else {
       const json = JSON.stringify(block.input);
       const size = Math.max(1, tokensPerDelta * 6);
       for (let i = 0; i < json.length; i += size) {
-        push("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: json.slice(i, i + size) } });
+        push("content_block_delta", {
+          index,
+          delta: { type: "input_json_delta", partial_json: json.slice(i, i + size) },
+        });
       }
     }
     // Tool input tokens are delivered when the block is complete: a cut before that bills none.

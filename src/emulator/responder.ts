@@ -82,7 +82,8 @@ function findToolName(messages: MessageParam[], toolUseId: string): string {
   for (const message of messages) {
     if (message.role !== "assistant" || typeof message.content === "string") continue;
     for (const block of message.content) {
-      if (block.type === "tool_use" && (block as ContentBlock).id === toolUseId) return String((block as ContentBlock).name);
+      if (block.type === "tool_use" && (block as ContentBlock).id === toolUseId)
+        return String((block as ContentBlock).name);
     }
   }
   return "tool";
@@ -196,7 +197,10 @@ export function planResponse(body: MessagesBody, ctx: PlanContext): Plan {
   const tool = toolResults.length === 0 ? chooseTool(body, prompt) : undefined;
   if (toolResults.length > 0) {
     const text = toolResults
-      .map((r) => `Tool ${findToolName(messages, String(r.tool_use_id))} returned: "${clip(toolResultText(r), 500)}".`)
+      .map(
+        (r) =>
+          `Tool ${findToolName(messages, String(r.tool_use_id))} returned: "${clip(toolResultText(r), 500)}".`,
+      )
       .join(" ");
     candidates.push({ type: "text", text });
   } else if (tool) {

@@ -28,6 +28,9 @@ function readData<T>(name: string): T {
 let cached: { rules: EmulatorRules; betas: BetaRules } | undefined;
 
 export function shippedRules(): { rules: EmulatorRules; betas: BetaRules } {
-  cached ??= { rules: readData<EmulatorRules>("emulator.json"), betas: readData<BetaRules>("bedrock-betas.json") };
+  cached ??= {
+    rules: readData<EmulatorRules>("emulator.json"),
+    betas: readData<BetaRules>("bedrock-betas.json"),
+  };
   return cached;
 }

@@ -8,7 +8,13 @@ import { type InferenceProfile, isPastBedrockEndOfLife, type ModelEntry } from "
 import { type AuthOptions, authenticate, type Principal } from "./auth.js";
 import { DEFAULT_ANTHROPIC_API_KEY } from "./config.js";
 import { EmulatorError } from "./errors.js";
-import { anthropicErrorResponse, awsErrorResponse, type EmulatorContext, jsonResponse, readIncoming } from "./http.js";
+import {
+  anthropicErrorResponse,
+  awsErrorResponse,
+  type EmulatorContext,
+  jsonResponse,
+  readIncoming,
+} from "./http.js";
 import { hasModelAccess, isActionAllowed, isModelAllowed } from "./identities.js";
 import type { Api } from "./journal.js";
 import { answerMessages, type Encoding, type MessagesCall } from "./messages.js";
@@ -45,7 +51,10 @@ function refuse(state: EmulatorState, attempt: Attempt, error: unknown): Respons
   const known =
     error instanceof EmulatorError
       ? error
-      : new EmulatorError("InternalServerException", "The system encountered an unexpected error during processing. Try your request again.");
+      : new EmulatorError(
+          "InternalServerException",
+          "The system encountered an unexpected error during processing. Try your request again.",
+        );
   if (!(error instanceof EmulatorError)) console.error("[emulator] unexpected error:", error);
   state.journal.record({
     time: new Date(attempt.startedAt).toISOString(),
@@ -105,7 +114,12 @@ interface ResolveOptions {
 }
 
 /** Resolves the requested model for the caller's region and checks the caller may invoke it. */
-function resolveModel(state: EmulatorState, principal: Principal, modelId: string, options: ResolveOptions): ModelEntry {
+function resolveModel(
+  state: EmulatorState,
+  principal: Principal,
+  modelId: string,
+  options: ResolveOptions,
+): ModelEntry {
   let model: ModelEntry | undefined;
   let profile: InferenceProfile | undefined;
   if (options.mantle) {
@@ -124,11 +138,17 @@ function resolveModel(state: EmulatorState, principal: Principal, modelId: strin
     profile = resolved.kind === "inference-profile" ? resolved.profile : undefined;
   }
   const arn = resourceArn(principal, model, profile);
-  if (!isActionAllowed(principal.identity, options.action) || !isModelAllowed(principal.identity, model, modelId)) {
+  if (
+    !isActionAllowed(principal.identity, options.action) ||
+    !isModelAllowed(principal.identity, model, modelId)
+  ) {
     throw notAuthorized(principal, options.action, arn);
   }
   if (!hasModelAccess(principal.identity, model)) {
-    throw new EmulatorError("AccessDeniedException", "You don't have access to the model with the specified model ID.");
+    throw new EmulatorError(
+      "AccessDeniedException",
+      "You don't have access to the model with the specified model ID.",
+    );
   }
   if (isPastBedrockEndOfLife(model, new Date(state.now()))) {
     throw new EmulatorError("ResourceNotFoundException", state.rules.endOfLife.message);
@@ -195,7 +215,11 @@ function callFrom(
 }
 
 /** `POST /model/{modelId}/invoke` and `/invoke-with-response-stream`. */
-export async function invokeModel(c: EmulatorContext, state: EmulatorState, stream: boolean): Promise<Response> {
+export async function invokeModel(
+  c: EmulatorContext,
+  state: EmulatorState,
+  stream: boolean,
+): Promise<Response> {
   const operation = stream ? "InvokeModelWithResponseStream" : "InvokeModel";
   const attempt = begin(state, "bedrock-runtime", operation);
   try {
@@ -206,7 +230,10 @@ export async function invokeModel(c: EmulatorContext, state: EmulatorState, stre
     attempt.model = modelParam(c);
     const model = resolveModel(state, principal, attempt.model, { action: `bedrock:${operation}` });
     const body = validate(state, parseJsonObject(req.body), model, "invoke", req.headers);
-    return await answerMessages(state, callFrom(c, attempt, principal, model, body, stream ? "eventstream" : "json"));
+    return await answerMessages(
+      state,
+      callFrom(c, attempt, principal, model, body, stream ? "eventstream" : "json"),
+    );
   } catch (error) {
     return refuse(state, attempt, error);
   }
@@ -221,17 +248,34 @@ export async function countTokensBedrock(c: EmulatorContext, state: EmulatorStat
     attempt.region = principal.region;
     attempt.identity = principal.identity.name;
     attempt.model = modelParam(c);
-    const model = resolveModel(state, principal, attempt.model, { action: "bedrock:CountTokens", foundationOnly: true });
+    const model = resolveModel(state, principal, attempt.model, {
+      action: "bedrock:CountTokens",
+      foundationOnly: true,
+    });
     const outer = parseJsonObject(req.body);
     const input = outer.input as { invokeModel?: { body?: unknown }; converse?: unknown } | undefined;
-    if (typeof input !== "object" || input === null || (input.invokeModel === undefined && input.converse === undefined)) {
-      throw new EmulatorError("ValidationException", "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must not be null");
+    if (
+      typeof input !== "object" ||
+      input === null ||
+      (input.invokeModel === undefined && input.converse === undefined)
+    ) {
+      throw new EmulatorError(
+        "ValidationException",
+        "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must not be null",
+      );
     }
     if (input.invokeModel === undefined) {
-      throw new EmulatorError("ValidationException", "The emulator counts tokens of `invokeModel` input only.");
+      throw new EmulatorError(
+        "ValidationException",
+        "The emulator counts tokens of `invokeModel` input only.",
+      );
     }
     const encoded = input.invokeModel.body;
-    if (typeof encoded !== "string") throw new EmulatorError("ValidationException", "Malformed input request: #/input/invokeModel/body: expected type: String");
+    if (typeof encoded !== "string")
+      throw new EmulatorError(
+        "ValidationException",
+        "Malformed input request: #/input/invokeModel/body: expected type: String",
+      );
     const inner = parseJsonObject(Buffer.from(encoded, "base64"));
     const body = validate(state, inner, model, "invoke", req.headers);
     const count = inputTokens(body);
@@ -268,26 +312,37 @@ export async function countTokensBedrock(c: EmulatorContext, state: EmulatorStat
 export async function nativeMessages(c: EmulatorContext, state: EmulatorState): Promise<Response> {
   const authorization = c.req.header("authorization") ?? "";
   const host = c.req.header("host") ?? "";
-  const mantle = authorization.includes("/bedrock-mantle/aws4_request") ||
+  const mantle =
+    authorization.includes("/bedrock-mantle/aws4_request") ||
     (!authorization.includes("/bedrock/aws4_request") && !host.startsWith("bedrock-runtime"));
   const api: Api = mantle ? "bedrock-mantle" : "bedrock-native";
   const attempt = begin(state, api, "CreateMessage");
   try {
     const req = await readIncoming(c, state.rules.invokeModelBodyLimitBytes);
-    const auth: AuthOptions = mantle ? { services: ["bedrock-mantle", "bedrock"], status: 401 } : { services: ["bedrock"] };
+    const auth: AuthOptions = mantle
+      ? { services: ["bedrock-mantle", "bedrock"], status: 401 }
+      : { services: ["bedrock"] };
     const principal = await authenticate(req, state, auth);
     attempt.region = principal.region;
     attempt.identity = principal.identity.name;
     const raw = parseJsonObject(req.body);
-    if (typeof raw.model !== "string") throw new EmulatorError("ValidationException", "model: Field required");
+    if (typeof raw.model !== "string")
+      throw new EmulatorError("ValidationException", "model: Field required");
     attempt.model = raw.model;
     if (mantle && !req.headers["anthropic-version"] && raw.anthropic_version === undefined) {
       throw new EmulatorError("ValidationException", "anthropic-version: header is required");
     }
-    const action = mantle ? "bedrock-mantle:CreateInference" : raw.stream ? "bedrock:InvokeModelWithResponseStream" : "bedrock:InvokeModel";
+    const action = mantle
+      ? "bedrock-mantle:CreateInference"
+      : raw.stream
+        ? "bedrock:InvokeModelWithResponseStream"
+        : "bedrock:InvokeModel";
     const model = resolveModel(state, principal, raw.model, { action, mantle });
     const body = validate(state, raw, model, "messages", req.headers);
-    return await answerMessages(state, callFrom(c, attempt, principal, model, body, body.stream ? "sse" : "json"));
+    return await answerMessages(
+      state,
+      callFrom(c, attempt, principal, model, body, body.stream ? "sse" : "json"),
+    );
   } catch (error) {
     return refuse(state, attempt, error);
   }
@@ -298,7 +353,8 @@ function anthropicAuth(state: EmulatorState, headers: Record<string, string>): v
   const known = new Set([DEFAULT_ANTHROPIC_API_KEY, ...state.config.anthropicApiKeys]);
   if (!key) throw new EmulatorError("UnrecognizedClientException", "x-api-key header is required");
   if (!known.has(key)) throw new EmulatorError("UnrecognizedClientException", "invalid x-api-key");
-  if (!headers["anthropic-version"]) throw new EmulatorError("ValidationException", "anthropic-version: header is required");
+  if (!headers["anthropic-version"])
+    throw new EmulatorError("ValidationException", "anthropic-version: header is required");
 }
 
 function anthropicModel(state: EmulatorState, raw: Record<string, unknown>): ModelEntry {

@@ -40,7 +40,9 @@ export async function sts(c: EmulatorContext, state: EmulatorState): Promise<Res
     if (action !== "GetCallerIdentity") {
       throw new EmulatorError(
         "ValidationException",
-        action ? `Could not find operation ${action} for version ${form.get("Version") ?? "NO_VERSION_SPECIFIED"}` : "Missing Action",
+        action
+          ? `Could not find operation ${action} for version ${form.get("Version") ?? "NO_VERSION_SPECIFIED"}`
+          : "Missing Action",
       );
     }
     const principal = await authenticate(req, state, { services: ["sts"] });
@@ -60,14 +62,16 @@ export async function sts(c: EmulatorContext, state: EmulatorState): Promise<Res
       requestId,
     );
   } catch (error) {
-    const known = error instanceof EmulatorError ? error : new EmulatorError("InternalServerException", "Internal error");
+    const known =
+      error instanceof EmulatorError ? error : new EmulatorError("InternalServerException", "Internal error");
     const code =
       known.exception === "ValidationException"
         ? "InvalidAction"
         : known.message === "Authorization header is missing"
           ? "MissingAuthenticationToken"
           : (STS_CODES[known.exception] ?? known.exception);
-    const message = code === "MissingAuthenticationToken" ? "Request is missing Authentication Token" : known.message;
+    const message =
+      code === "MissingAuthenticationToken" ? "Request is missing Authentication Token" : known.message;
     return xml(
       `<ErrorResponse xmlns="${NAMESPACE}">
   <Error>

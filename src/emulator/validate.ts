@@ -14,7 +14,9 @@ import type { BetaRules, EmulatorRules } from "./rules.js";
 
 const cacheControl = z.object({ type: z.literal("ephemeral"), ttl: z.enum(["5m", "1h"]).optional() }).loose();
 
-const textBlock = z.object({ type: z.literal("text"), text: z.string(), cache_control: cacheControl.optional() }).loose();
+const textBlock = z
+  .object({ type: z.literal("text"), text: z.string(), cache_control: cacheControl.optional() })
+  .loose();
 
 const contentBlock = z
   .object({ type: z.string().min(1), cache_control: cacheControl.nullish() })
@@ -22,7 +24,9 @@ const contentBlock = z
   .superRefine((block, ctx) => {
     const b = block as Record<string, unknown>;
     const need = (field: string, kind: "string" | "object") => {
-      if (kind === "string" ? typeof b[field] !== "string" : typeof b[field] !== "object" || b[field] === null) {
+      if (
+        kind === "string" ? typeof b[field] !== "string" : typeof b[field] !== "object" || b[field] === null
+      ) {
         ctx.addIssue({ code: "custom", path: [field], message: "Field required" });
       }
     };
@@ -92,7 +96,10 @@ const messagesBody = z
     tools: z.array(tool).optional(),
     tool_choice: toolChoice.optional(),
     thinking: thinking.optional(),
-    metadata: z.object({ user_id: z.string().max(256).nullish() }).loose().optional(),
+    metadata: z
+      .object({ user_id: z.string().max(256).nullish() })
+      .loose()
+      .optional(),
     anthropic_beta: z.array(z.string()).optional(),
     anthropic_version: z.string().optional(),
     stream: z.boolean().optional(),
@@ -166,13 +173,18 @@ function isAcceptedVersion(version: string, rules: EmulatorRules): boolean {
 }
 
 /** Checks beta flags: malformed or denied flags get Bedrock's `invalid beta flag`. */
-export function checkBetas(flags: readonly string[], ctx: Pick<ValidationContext, "betas" | "extraDeniedBetas">): void {
+export function checkBetas(
+  flags: readonly string[],
+  ctx: Pick<ValidationContext, "betas" | "extraDeniedBetas">,
+): void {
   const pattern = new RegExp(ctx.betas.flagPattern);
   const denied = new Set([...ctx.betas.denied.map((d) => d.flag), ...ctx.extraDeniedBetas]);
   for (const flag of flags) {
     if (!pattern.test(flag) || denied.has(flag)) {
       // Bedrock does not name the flag (captured answers); the emulator says which in a header.
-      throw new EmulatorError("ValidationException", "invalid beta flag", { hint: `refused beta flag: ${flag}` });
+      throw new EmulatorError("ValidationException", "invalid beta flag", {
+        hint: `refused beta flag: ${flag}`,
+      });
     }
   }
 }
@@ -196,7 +208,8 @@ export function validateMessagesBody(body: Record<string, unknown>, ctx: Validat
     ctx.shape === "invoke" ? ctx.rules.invokeBodyFields.accepted : ctx.rules.messagesApiFields.accepted,
   );
   for (const key of Object.keys(body)) {
-    if (!accepted.has(key)) throw new EmulatorError("ValidationException", `${key}: Extra inputs are not permitted`);
+    if (!accepted.has(key))
+      throw new EmulatorError("ValidationException", `${key}: Extra inputs are not permitted`);
   }
   const version = (body.anthropic_version as string | undefined) ?? ctx.headerVersion;
   if (version !== undefined && (typeof version !== "string" || !isAcceptedVersion(version, ctx.rules))) {
@@ -221,17 +234,30 @@ export function validateMessagesBody(body: Record<string, unknown>, ctx: Validat
   }
   request.messages.forEach((m, i) => {
     if (Array.isArray(m.content) && m.content.length === 0 && i !== request.messages.length - 1) {
-      throw new EmulatorError("ValidationException", `messages.${i}.content: List should have at least 1 item after validation`);
+      throw new EmulatorError(
+        "ValidationException",
+        `messages.${i}.content: List should have at least 1 item after validation`,
+      );
     }
-    if (typeof m.content === "string" && m.content.length === 0 && !(m.role === "assistant" && i === request.messages.length - 1)) {
-      throw new EmulatorError("ValidationException", `messages.${i}: all messages must have non-empty content except for the optional final assistant message`);
+    if (
+      typeof m.content === "string" &&
+      m.content.length === 0 &&
+      !(m.role === "assistant" && i === request.messages.length - 1)
+    ) {
+      throw new EmulatorError(
+        "ValidationException",
+        `messages.${i}: all messages must have non-empty content except for the optional final assistant message`,
+      );
     }
   });
   const last = request.messages[request.messages.length - 1]!;
   if (last.role === "assistant") {
     const text = typeof last.content === "string" ? last.content : "";
     if (/\s$/.test(text)) {
-      throw new EmulatorError("ValidationException", "messages: final assistant content cannot end with trailing whitespace");
+      throw new EmulatorError(
+        "ValidationException",
+        "messages: final assistant content cannot end with trailing whitespace",
+      );
     }
   }
   if (
@@ -243,7 +269,10 @@ export function validateMessagesBody(body: Record<string, unknown>, ctx: Validat
   }
   if (request.thinking?.type === "enabled") {
     if (!model.supportsThinking) {
-      throw new EmulatorError("ValidationException", `thinking: ${model.anthropicName} does not support extended thinking`);
+      throw new EmulatorError(
+        "ValidationException",
+        `thinking: ${model.anthropicName} does not support extended thinking`,
+      );
     }
     if (request.thinking.budget_tokens >= request.max_tokens) {
       throw new EmulatorError(
@@ -260,7 +289,10 @@ export function validateMessagesBody(body: Record<string, unknown>, ctx: Validat
   }
   const choice = request.tool_choice;
   if (choice?.type === "tool" && !request.tools?.some((t) => t.name === choice.name)) {
-    throw new EmulatorError("ValidationException", `tool_choice: tool '${choice.name}' was not found in the list of tools`);
+    throw new EmulatorError(
+      "ValidationException",
+      `tool_choice: tool '${choice.name}' was not found in the list of tools`,
+    );
   }
   return request;
 }

@@ -122,7 +122,7 @@ export class ModelCatalog {
     if (dot < 0) return undefined;
     const geography = this.geoByPrefix.get(id.slice(0, dot));
     const model = this.byBedrockId.get(id.slice(dot + 1));
-    if (!geography || !model || !model.profiles.includes(geography.prefix)) return undefined;
+    if (!geography || !model?.profiles.includes(geography.prefix)) return undefined;
     return { id, geography, model };
   }
 
@@ -148,7 +148,9 @@ export class ModelCatalog {
 /** Whether the model has passed its end of life on Bedrock at `now`. */
 export function isPastBedrockEndOfLife(model: ModelEntry, now: Date): boolean {
   const { endOfLife, endOfLifeScope } = model.lifecycle;
-  return endOfLife !== undefined && endOfLifeScope !== "anthropic-api" && Date.parse(endOfLife) <= now.getTime();
+  return (
+    endOfLife !== undefined && endOfLifeScope !== "anthropic-api" && Date.parse(endOfLife) <= now.getTime()
+  );
 }
 
 let shipped: ModelCatalog | undefined;

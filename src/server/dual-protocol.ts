@@ -24,7 +24,11 @@ export interface DualProtocolServer {
 
 const PREFACE = Buffer.from("PRI ");
 
-export async function listenDualProtocol(listener: RequestListener, port: number, host: string): Promise<DualProtocolServer> {
+export async function listenDualProtocol(
+  listener: RequestListener,
+  port: number,
+  host: string,
+): Promise<DualProtocolServer> {
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, listener);
   const h2 = http2.createServer({}, listener);
   const sockets = new Set<net.Socket>();
