@@ -20,7 +20,11 @@ const BEDROCK_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/"
 const CORAL_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.coral.service/";
 
 /** The request as it came off the wire: the raw target (not re-encoded), lower-case headers, body. */
-export async function readIncoming(c: EmulatorContext, maxBytes: number): Promise<IncomingSignedRequest> {
+export async function readIncoming(
+  c: EmulatorContext,
+  maxBytes: number,
+  tooLarge: (maxBytes: number) => EmulatorError = bodyTooLarge,
+): Promise<IncomingSignedRequest> {
   const target = c.env.incoming.url ?? "/";
   const q = target.indexOf("?");
   const headers: Record<string, string> = {};
@@ -31,9 +35,9 @@ export async function readIncoming(c: EmulatorContext, maxBytes: number): Promis
   // HTTP/2 carries the host as :authority.
   if (!headers.host && headers[":authority"]) headers.host = headers[":authority"];
   const declared = Number(headers["content-length"] ?? "0");
-  if (declared > maxBytes) throw bodyTooLarge(maxBytes);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
   const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.byteLength > maxBytes) throw bodyTooLarge(maxBytes);
+  if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
   return {
     method: c.req.method,
     rawPath: q < 0 ? target : target.slice(0, q),

@@ -24,6 +24,8 @@ interface Segment {
 }
 
 const TTL_MS = { "5m": 5 * 60_000, "1h": 60 * 60_000 } as const;
+/** Past this many entries, expired ones are dropped (a long-running emulator stays bounded). */
+const MAX_ENTRIES = 100_000;
 
 function blockTokens(block: Record<string, unknown>): number {
   switch (block.type) {
@@ -110,6 +112,7 @@ export class PromptCache {
         breakpoints.push({ digest: hash.copy().digest("hex"), tokens: running, ttl: segment.ttl });
     }
     const now = this.now();
+    if (this.entries.size > MAX_ENTRIES) this.prune(now);
     const usable = breakpoints.filter((b) => b.tokens >= minimumTokens);
     let read = 0;
     for (const b of usable) {
@@ -129,5 +132,14 @@ export class PromptCache {
       cacheWrite1hTokens: write1h,
       uncachedTokens: total - read - written,
     };
+  }
+
+  private prune(now: number): void {
+    for (const [digest, expires] of this.entries) if (expires <= now) this.entries.delete(digest);
+    // Still too many live entries: forget the oldest inserted, as an LRU-ish bound.
+    for (const digest of this.entries.keys()) {
+      if (this.entries.size <= MAX_ENTRIES) break;
+      this.entries.delete(digest);
+    }
   }
 }

@@ -23,6 +23,10 @@ import type { EmulatorState } from "./state.js";
 import { type MessagesBody, parseJsonObject, validateMessagesBody } from "./validate.js";
 
 const INVALID_MODEL = "The provided model identifier is invalid.";
+/** The Anthropic API refuses request bodies over 32 MB with 413 request_too_large. */
+const ANTHROPIC_BODY_LIMIT = 32 * 1024 * 1024;
+const anthropicTooLarge = () =>
+  new EmulatorError("RequestEntityTooLargeException", "Request exceeds the maximum allowed number of bytes.");
 
 interface Attempt {
   api: Api;
@@ -368,7 +372,7 @@ function anthropicModel(state: EmulatorState, raw: Record<string, unknown>): Mod
 export async function anthropicMessages(c: EmulatorContext, state: EmulatorState): Promise<Response> {
   const attempt = begin(state, "anthropic", "CreateMessage");
   try {
-    const req = await readIncoming(c, 32 * 1024 * 1024);
+    const req = await readIncoming(c, ANTHROPIC_BODY_LIMIT, anthropicTooLarge);
     anthropicAuth(state, req.headers);
     attempt.identity = "anthropic-api-key";
     const raw = parseJsonObject(req.body);
@@ -385,7 +389,7 @@ export async function anthropicMessages(c: EmulatorContext, state: EmulatorState
 export async function anthropicCountTokens(c: EmulatorContext, state: EmulatorState): Promise<Response> {
   const attempt = begin(state, "anthropic", "CountTokens");
   try {
-    const req = await readIncoming(c, 32 * 1024 * 1024);
+    const req = await readIncoming(c, ANTHROPIC_BODY_LIMIT, anthropicTooLarge);
     anthropicAuth(state, req.headers);
     const raw = parseJsonObject(req.body);
     const model = anthropicModel(state, raw);
