@@ -2,6 +2,7 @@
  * Who may call the emulator, and what each identity may do: the default `test`/`test` identity
  * plus those of the config file, their Bedrock API keys, and IAM-like checks on actions and models.
  */
+import { createHash } from "node:crypto";
 import type { ModelEntry } from "../models/catalog.js";
 import { globToRegExp } from "../util/glob.js";
 import { DEFAULT_API_KEY, DEFAULT_IDENTITY, type EmulatorConfig, type IdentityConfig } from "./config.js";
@@ -25,13 +26,29 @@ function matchesAny(patterns: readonly string[], candidates: readonly string[]):
   });
 }
 
+/** A stable IAM unique id (`AIDA…`, `AROA…`): a prefix and 17 characters derived from the ARN. */
+function uniqueId(prefix: string, arn: string): string {
+  const digest = createHash("sha256").update(arn).digest();
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let id = prefix;
+  for (let i = 0; i < 17; i++) id += alphabet[digest[i]! % alphabet.length];
+  return id;
+}
+
+/**
+ * GetCallerIdentity's `UserId` is the `aws:userid` policy variable: the account id for the root
+ * user, `AIDA…` for an IAM user, `AROA…:session-name` for an assumed role.
+ */
+function userIdOf(arn: string, account: string): string {
+  if (arn.endsWith(":root")) return account;
+  const assumed = /:assumed-role\/([^/]+)\/(.+)$/.exec(arn);
+  if (assumed) return `${uniqueId("AROA", `${account}:${assumed[1]}`)}:${assumed[2]}`;
+  return uniqueId("AIDA", arn);
+}
+
 function complete(config: IdentityConfig): Identity {
   const arn = config.arn ?? `arn:aws:iam::${config.account}:user/${config.name}`;
-  return {
-    ...config,
-    arn,
-    userId: config.sessionToken ? `AROA${config.name.toUpperCase()}:session` : config.accessKeyId,
-  };
+  return { ...config, arn, userId: userIdOf(arn, config.account) };
 }
 
 export class IdentityStore {

@@ -32,20 +32,8 @@ export interface Plan {
   stopSequence: string | null;
 }
 
-const FILLER = [
-  "latency",
-  "region",
-  "token",
-  "quota",
-  "stream",
-  "retry",
-  "profile",
-  "budget",
-  "signal",
-  "cache",
-  "model",
-  "answer",
-];
+/** Filler words of at most six characters: each is exactly one token (see tokens.ts). */
+const FILLER = ["region", "token", "quota", "stream", "retry", "budget", "signal", "cache", "model", "answer", "prompt", "reply"];
 const PAD_DIRECTIVE = /\[\[tokens=(\d{1,6})\]\]/;
 const MAX_ECHO_CHARS = 4000;
 
