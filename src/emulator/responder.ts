@@ -33,7 +33,20 @@ export interface Plan {
 }
 
 /** Filler words of at most six characters: each is exactly one token (see tokens.ts). */
-const FILLER = ["region", "token", "quota", "stream", "retry", "budget", "signal", "cache", "model", "answer", "prompt", "reply"];
+const FILLER = [
+  "region",
+  "token",
+  "quota",
+  "stream",
+  "retry",
+  "budget",
+  "signal",
+  "cache",
+  "model",
+  "answer",
+  "prompt",
+  "reply",
+];
 const PAD_DIRECTIVE = /\[\[tokens=(\d{1,6})\]\]/;
 const MAX_ECHO_CHARS = 4000;
 
