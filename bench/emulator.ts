@@ -27,13 +27,18 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 async function cliStart(): Promise<number> {
   const main = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
   const started = performance.now();
-  const child = spawn(process.execPath, [main, "emulate", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [main, "emulate", "--port", "0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -48,7 +53,10 @@ async function cliStart(): Promise<number> {
   return elapsed;
 }
 
-async function timeCalls(count: number, call: () => Promise<void>): Promise<{ perSecond: number; p50: number; p99: number }> {
+async function timeCalls(
+  count: number,
+  call: () => Promise<void>,
+): Promise<{ perSecond: number; p50: number; p99: number }> {
   for (let i = 0; i < 20; i++) await call(); // warm-up
   const latencies: number[] = [];
   const started = performance.now();
@@ -86,7 +94,10 @@ export async function benchEmulator(): Promise<Row[]> {
     inProcess.push(performance.now() - t);
     await emu.close();
   }
-  rows.push({ name: "startEmulator() to listening (median of 10)", value: `${median(inProcess).toFixed(1)} ms` });
+  rows.push({
+    name: "startEmulator() to listening (median of 10)",
+    value: `${median(inProcess).toFixed(1)} ms`,
+  });
 
   const cli: number[] = [];
   for (let i = 0; i < 5; i++) cli.push(await cliStart());
@@ -100,7 +111,9 @@ export async function benchEmulator(): Promise<Row[]> {
   const body = JSON.stringify({
     anthropic_version: "bedrock-2023-05-31",
     max_tokens: 256,
-    messages: [{ role: "user", content: "Explain why serverless architectures require careful timeout tuning." }],
+    messages: [
+      { role: "user", content: "Explain why serverless architectures require careful timeout tuning." },
+    ],
   });
   const sdk = new BedrockRuntimeClient({
     region: "us-east-1",
@@ -163,7 +176,13 @@ export async function benchEmulator(): Promise<Row[]> {
   for (const [k, v] of Object.entries(signed.headers)) headers[k.toLowerCase()] = String(v);
   const verifyUs = await perOpAsync(5000, () =>
     verifySigV4(
-      { method: "POST", rawPath: "/model/us.anthropic.claude-sonnet-4-6/invoke", rawQuery: "", headers, body: bytes },
+      {
+        method: "POST",
+        rawPath: "/model/us.anthropic.claude-sonnet-4-6/invoke",
+        rawQuery: "",
+        headers,
+        body: bytes,
+      },
       { services: ["bedrock"], lookup: () => ({ secretAccessKey: "test" }) },
     ),
   );
@@ -173,6 +192,9 @@ export async function benchEmulator(): Promise<Row[]> {
     index: 0,
     delta: { type: "text_delta", text: " serverless timeouts" },
   });
-  rows.push({ name: "encodeChunkEvent, one delta", value: `${perOp(50_000, () => encodeChunkEvent(event, "abcdefgh")).toFixed(2)} µs` });
+  rows.push({
+    name: "encodeChunkEvent, one delta",
+    value: `${perOp(50_000, () => encodeChunkEvent(event, "abcdefgh")).toFixed(2)} µs`,
+  });
   return rows;
 }

@@ -28,4 +28,7 @@ try {
 } catch {
   // first run
 }
-writeFileSync(results, `# Benchmark results\n\nNewest first. Each section: date, command, machine, figures.\n\n${section}\n${previous.replace(/^Newest first[^\n]*\n+/, "")}`);
+writeFileSync(
+  results,
+  `# Benchmark results\n\nNewest first. Each section: date, command, machine, figures.\n\n${section}\n${previous.replace(/^Newest first[^\n]*\n+/, "")}`,
+);

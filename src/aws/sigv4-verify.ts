@@ -9,7 +9,8 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hash } from "@smithy/hash-node";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { getCanonicalHeaders, getPayloadHash, SignatureV4 } from "@smithy/signature-v4";
+import type { HttpRequest } from "@smithy/types";
 import type { BedrockExceptionName } from "../bedrock/exceptions.js";
 
 export interface IncomingSignedRequest {
@@ -114,42 +115,76 @@ function sameHex(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-async function expectedSignature(
-  req: IncomingSignedRequest,
-  signedHeaders: string[],
-  host: string,
-  accessKeyId: string,
-  secret: SigningSecret,
-  region: string,
-  service: string,
-  signingDate: Date,
-  withToken: boolean,
-): Promise<string> {
+/**
+ * The signer, with the two steps AWS shows in its mismatch message exposed. `applyChecksum: false`:
+ * the verifier signs exactly the headers the client signed, and botocore signs no
+ * `x-amz-content-sha256`.
+ */
+class VerifyingSigner extends SignatureV4 {
+  constructor(
+    service: string,
+    region: string,
+    accessKeyId: string,
+    secret: SigningSecret,
+    withToken: boolean,
+  ) {
+    super({
+      service,
+      region,
+      applyChecksum: false,
+      sha256: Hash.bind(null, "sha256"),
+      credentials: {
+        accessKeyId,
+        secretAccessKey: secret.secretAccessKey,
+        ...(withToken && secret.sessionToken ? { sessionToken: secret.sessionToken } : {}),
+      },
+    });
+  }
+
+  /** The canonical request and string to sign, as AWS prints them when a signature does not match. */
+  async explain(
+    request: HttpRequest,
+    signingDate: Date,
+    signedHeaders: string[],
+    scope: string,
+  ): Promise<string> {
+    const { longDate } = this.formatDate(signingDate);
+    const payloadHash = await getPayloadHash(request, this.sha256);
+    const canonical = this.createCanonicalRequest(
+      request,
+      getCanonicalHeaders(request, undefined, new Set(signedHeaders)),
+      payloadHash,
+    );
+    const stringToSign = await this.createStringToSign(longDate, scope, canonical, ALGORITHM);
+    return `\n\nThe Canonical String for this request should have been\n'${canonical}'\n\nThe String-to-Sign should have been\n'${stringToSign}'\n`;
+  }
+}
+
+function requestToSign(req: IncomingSignedRequest, signedHeaders: string[], host: string): HttpRequest {
   const headers: Record<string, string> = {};
   for (const name of signedHeaders) headers[name] = name === "host" ? host : (req.headers[name] ?? "");
-  const signer = new SignatureV4({
-    service,
-    region,
-    sha256: Hash.bind(null, "sha256"),
-    credentials: {
-      accessKeyId,
-      secretAccessKey: secret.secretAccessKey,
-      ...(withToken && secret.sessionToken ? { sessionToken: secret.sessionToken } : {}),
-    },
-  });
-  const signed = await signer.sign(
-    {
-      method: req.method,
-      protocol: "http:",
-      hostname: host,
-      path: req.rawPath,
-      query: parseQuery(req.rawQuery),
-      headers,
-      body: req.body,
-    },
-    { signingDate, signableHeaders: new Set(signedHeaders) },
-  );
+  return {
+    method: req.method,
+    protocol: "http:",
+    hostname: host,
+    path: req.rawPath,
+    query: parseQuery(req.rawQuery),
+    headers,
+    body: req.body,
+  };
+}
+
+async function signatureOf(
+  signer: VerifyingSigner,
+  request: HttpRequest,
+  signedHeaders: string[],
+  signingDate: Date,
+) {
+  const signed = await signer.sign(request, { signingDate, signableHeaders: new Set(signedHeaders) });
   const authorization = String(signed.headers.authorization ?? signed.headers.Authorization ?? "");
+  // The signer always signs x-amz-date: a client list without it can never match.
+  const covered = /SignedHeaders=([^,\s]+)/.exec(authorization)?.[1];
+  if (covered !== signedHeaders.join(";")) return "";
   return /Signature=([0-9a-f]+)/.exec(authorization)?.[1] ?? "";
 }
 
@@ -164,7 +199,7 @@ export async function verifySigV4(
     return {
       ok: false,
       exception: "IncompleteSignatureException",
-      message: `${parsed.missing.map((name) => `Authorization header requires '${name}' parameter.`).join(" ")} Authorization=${authorization.split(" ")[0]}`,
+      message: `${parsed.missing.map((name) => `Authorization header requires '${name}' parameter.`).join(" ")} Authorization=${authorization}`,
     };
   }
   const scope = parsed.credential.split("/");
@@ -217,7 +252,7 @@ export async function verifySigV4(
     return {
       ok: false,
       exception: "IncompleteSignatureException",
-      message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+      message: `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${authorization}`,
       accessKeyId,
     };
   }
@@ -259,21 +294,18 @@ export async function verifySigV4(
   const withoutPort = host.replace(/:\d+$/, "");
   if (withoutPort !== host) hosts.push(withoutPort);
   const withToken = parsed.signedHeaders.includes("x-amz-security-token");
+  const signer = new VerifyingSigner(service, region, accessKeyId, secret, withToken);
   for (const candidate of hosts) {
-    const expected = await expectedSignature(
-      req,
-      parsed.signedHeaders,
-      candidate,
-      accessKeyId,
-      secret,
-      region,
-      service,
-      signingDate,
-      withToken,
-    );
+    const request = requestToSign(req, parsed.signedHeaders, candidate);
+    const expected = await signatureOf(signer, request, parsed.signedHeaders, signingDate);
     if (sameHex(expected, parsed.signature)) return { ok: true, accessKeyId, region, service, signingDate };
   }
-  return { ok: false, exception: "InvalidSignatureException", message: MISMATCH, accessKeyId };
+  // As AWS does, show what the signature should have covered (for the host as sent).
+  const credentialScope = `${scopeDate}/${region}/${service}/aws4_request`;
+  const request = requestToSign(req, parsed.signedHeaders, host);
+  request.headers["x-amz-date"] = dateHeader!;
+  const detail = await signer.explain(request, signingDate, parsed.signedHeaders, credentialScope);
+  return { ok: false, exception: "InvalidSignatureException", message: MISMATCH + detail, accessKeyId };
 }
 
 /** True when the request carries SigV4 (as opposed to a Bearer key or nothing). */

@@ -79,7 +79,19 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const listener = getRequestListener(app.fetch, {
     overrideGlobalObjects: false,
   }) as unknown as RequestListener;
-  const server = await listenDualProtocol(listener, options.port ?? 4010, options.host ?? "127.0.0.1");
+  const server = await listenDualProtocol(
+    listener,
+    options.port ?? 4010,
+    options.host ?? "127.0.0.1",
+    (status, reason) => ({
+      contentType: "application/json",
+      body: JSON.stringify({ message: reason }),
+      headers: {
+        "x-amzn-errortype": `${status === 431 ? "RequestHeaderFieldsTooLarge" : "SerializationException"}:http://internal.amazon.com/coral/com.amazon.coral.service/`,
+        "x-amzn-requestid": state.nextRequestId(),
+      },
+    }),
+  );
   return {
     url: server.url,
     port: server.port,

@@ -1,5 +1,5 @@
 /**
- * Bedrock behaviour that changes over time, read from `data/emulator.json` and
+ * Bedrock behaviour that changes over time, read from `data/bedrock.json` and
  * `data/bedrock-betas.json` (each rule there carries its source and date).
  */
 import { readFileSync } from "node:fs";
@@ -12,7 +12,6 @@ export interface EmulatorRules {
   messagesApiFields: { accepted: string[] };
   exclusiveSamplingModels: { patterns: string[]; message: string };
   minCacheableTokens: { rules: { pattern: string; tokens: number }[] };
-  mantle: { modelIdPattern: string; regions: string[] };
   endOfLife: { message: string };
 }
 
@@ -29,7 +28,7 @@ let cached: { rules: EmulatorRules; betas: BetaRules } | undefined;
 
 export function shippedRules(): { rules: EmulatorRules; betas: BetaRules } {
   cached ??= {
-    rules: readData<EmulatorRules>("emulator.json"),
+    rules: readData<EmulatorRules>("bedrock.json"),
     betas: readData<BetaRules>("bedrock-betas.json"),
   };
   return cached;

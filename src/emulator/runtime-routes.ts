@@ -127,9 +127,8 @@ function resolveModel(
   let model: ModelEntry | undefined;
   let profile: InferenceProfile | undefined;
   if (options.mantle) {
-    const { modelIdPattern, regions } = state.rules.mantle;
-    model = new RegExp(modelIdPattern).test(modelId) ? state.catalog.byFoundationId(modelId) : undefined;
-    if (!model || !regions.includes(principal.region)) {
+    model = state.catalog.byFoundationId(modelId);
+    if (!model || !state.catalog.servedByMantle(model, principal.region)) {
       throw new EmulatorError("ResourceNotFoundException", `model: ${modelId} does not exist`);
     }
   } else {
@@ -268,7 +267,7 @@ export async function countTokensBedrock(c: EmulatorContext, state: EmulatorStat
         "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must not be null",
       );
     }
-    if (input.invokeModel === undefined) {
+    if (typeof input.invokeModel !== "object" || input.invokeModel === null) {
       throw new EmulatorError(
         "ValidationException",
         "The emulator counts tokens of `invokeModel` input only.",

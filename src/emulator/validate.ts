@@ -23,11 +23,17 @@ const contentBlock = z
   .loose()
   .superRefine((block, ctx) => {
     const b = block as Record<string, unknown>;
+    const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
     const need = (field: string, kind: "string" | "object") => {
-      if (
-        kind === "string" ? typeof b[field] !== "string" : typeof b[field] !== "object" || b[field] === null
-      ) {
-        ctx.addIssue({ code: "custom", path: [field], message: "Field required" });
+      if (kind === "string" ? typeof b[field] !== "string" : !isObject(b[field])) {
+        const what = kind === "string" ? "string" : "dictionary";
+        const message = b[field] === undefined ? "Field required" : `Input should be a valid ${what}`;
+        ctx.addIssue({ code: "custom", path: [field], message });
+      }
+    };
+    const optional = (field: string, ok: (v: unknown) => boolean, what: string) => {
+      if (b[field] !== undefined && !ok(b[field])) {
+        ctx.addIssue({ code: "custom", path: [field], message: `Input should be a valid ${what}` });
       }
     };
     switch (block.type) {
@@ -35,16 +41,32 @@ const contentBlock = z
         need("text", "string");
         break;
       case "image":
-      case "document":
+      case "document": {
         need("source", "object");
+        const source = b.source as Record<string, unknown> | undefined;
+        if (isObject(source)) {
+          if (typeof source!.type !== "string")
+            ctx.addIssue({ code: "custom", path: ["source", "type"], message: "Field required" });
+          if (source!.data !== undefined && typeof source!.data !== "string" && source!.type !== "content") {
+            ctx.addIssue({
+              code: "custom",
+              path: ["source", "data"],
+              message: "Input should be a valid string",
+            });
+          }
+        }
         break;
+      }
       case "tool_use":
       case "server_tool_use":
         need("id", "string");
         need("name", "string");
+        need("input", "object");
         break;
       case "tool_result":
         need("tool_use_id", "string");
+        optional("content", (v) => typeof v === "string" || Array.isArray(v), "string or list");
+        optional("is_error", (v) => typeof v === "boolean", "boolean");
         break;
       case "thinking":
         need("thinking", "string");
@@ -64,7 +86,11 @@ const message = z
   .loose();
 
 const tool = z
-  .object({ name: z.string().min(1).max(128), input_schema: z.record(z.string(), z.unknown()).optional() })
+  .object({
+    name: z.string().min(1).max(128),
+    description: z.string().optional(),
+    input_schema: z.record(z.string(), z.unknown()).optional(),
+  })
   .loose()
   .refine((t) => (t as { type?: unknown }).type !== undefined || t.input_schema !== undefined, {
     message: "Field required",
@@ -102,6 +128,13 @@ const messagesBody = z
       .optional(),
     anthropic_beta: z.array(z.string()).optional(),
     anthropic_version: z.string().optional(),
+    output_config: z.record(z.string(), z.unknown()).optional(),
+    output_format: z.record(z.string(), z.unknown()).nullish(),
+    context_management: z.record(z.string(), z.unknown()).nullish(),
+    container: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
+    mcp_servers: z.array(z.record(z.string(), z.unknown())).optional(),
+    service_tier: z.enum(["auto", "standard_only"]).optional(),
+    inference_geo: z.string().optional(),
     stream: z.boolean().optional(),
     model: z.string().optional(),
   })
@@ -111,11 +144,28 @@ export type MessagesBody = z.output<typeof messagesBody>;
 export type ContentBlock = z.output<typeof contentBlock> & Record<string, unknown>;
 export type MessageParam = z.output<typeof message>;
 
+/** Fields the schema types as integers (zod reports them as numbers). */
+const INTEGER_FIELDS = new Set(["max_tokens", "top_k", "budget_tokens"]);
+
+const SCHEMA_TYPE_NAMES: Record<string, string> = {
+  string: "String",
+  number: "Number",
+  int: "Integer",
+  boolean: "Boolean",
+  array: "JSONArray",
+  object: "JSONObject",
+  record: "JSONObject",
+};
+
+/** The model layer's words (the Anthropic API's, pydantic-style). */
 function describeIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.join(".");
   let text = issue.message;
   if (issue.code === "invalid_type") {
-    text = issue.input === undefined ? "Field required" : `Input should be a valid ${issue.expected}`;
+    text =
+      issue.input === undefined
+        ? "Field required"
+        : `Input should be a valid ${issue.expected === "int" ? "integer" : issue.expected}`;
   } else if (issue.code === "too_small" && issue.origin === "array") {
     text = `List should have at least ${issue.minimum} item${issue.minimum === 1 ? "" : "s"} after validation`;
   } else if (issue.code === "too_small" && issue.origin === "number") {
@@ -130,6 +180,23 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return path ? `${path}: ${text}` : text;
 }
 
+/**
+ * Bedrock's schema layer (a JSON-schema validator) words type and count errors of InvokeModel
+ * bodies itself: `#/max_tokens: expected type: Integer, found: String`.
+ */
+function schemaLayerProblem(issue: z.core.$ZodIssue): string | undefined {
+  const pointer = `#/${issue.path.join("/")}`;
+  if (issue.code === "invalid_type" && issue.input !== undefined) {
+    const field = String(issue.path[issue.path.length - 1]);
+    const expected = issue.expected === "number" && INTEGER_FIELDS.has(field) ? "int" : issue.expected;
+    return `${pointer}: expected type: ${SCHEMA_TYPE_NAMES[expected] ?? expected}, found: ${jsonType(issue.input)}`;
+  }
+  if (issue.code === "too_small" && issue.origin === "array" && issue.path.length === 1) {
+    return `${pointer}: expected minimum item count: ${issue.minimum}, found: ${(issue.input as unknown[] | undefined)?.length ?? 0}`;
+  }
+  return undefined;
+}
+
 function jsonType(value: unknown): string {
   if (value === null) return "Null";
   if (Array.isArray(value)) return "JSONArray";
@@ -137,6 +204,24 @@ function jsonType(value: unknown): string {
   if (typeof value === "number") return Number.isInteger(value) ? "Integer" : "BigDecimal";
   if (typeof value === "boolean") return "Boolean";
   return "String";
+}
+
+/** Nesting deeper than this is refused (the default limit of Jackson, the JSON parser of AWS's Java services). */
+const MAX_DEPTH = 1000;
+
+/** Depth of a parsed JSON value, without recursion (a hostile body must not exhaust the stack). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth > max) max = depth;
+    if (max > MAX_DEPTH) return max;
+    for (const child of Object.values(item))
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+  }
+  return max;
 }
 
 /** Parses a request body as JSON; a body that is not an object is refused as Bedrock does. */
@@ -147,6 +232,7 @@ export function parseJsonObject(raw: Uint8Array): Record<string, unknown> {
   } catch {
     throw malformed("#: expected type: JSONObject, found: String");
   }
+  if (depthOf(parsed) > MAX_DEPTH) throw malformed(`#: nesting depth exceeds the maximum of ${MAX_DEPTH}`);
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw malformed(`#: expected type: JSONObject, found: ${jsonType(parsed)}`);
   }
@@ -215,9 +301,19 @@ export function validateMessagesBody(body: Record<string, unknown>, ctx: Validat
   if (version !== undefined && (typeof version !== "string" || !isAcceptedVersion(version, ctx.rules))) {
     throw new EmulatorError("ValidationException", `Invalid API version: ${String(version)}`);
   }
-  const parsed = messagesBody.safeParse(body);
+  const parsed = messagesBody.safeParse(body, { reportInput: true });
   if (!parsed.success) {
-    throw new EmulatorError("ValidationException", parsed.error.issues.map(describeIssue).join("; "));
+    if (ctx.shape === "invoke") {
+      const problems = parsed.error.issues
+        .map(schemaLayerProblem)
+        .filter((p): p is string => p !== undefined);
+      if (problems.length > 0) throw malformed(problems.join(""));
+    }
+    const issues = parsed.error.issues;
+    if (issues.some((i) => i.code === "too_small" && i.path.join(".") === "messages")) {
+      throw new EmulatorError("ValidationException", "messages: at least one message is required");
+    }
+    throw new EmulatorError("ValidationException", issues.map(describeIssue).join("; "));
   }
   const request = parsed.data;
   checkBetas([...(request.anthropic_beta ?? []), ...(ctx.headerBetas ?? [])], ctx);

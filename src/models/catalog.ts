@@ -44,9 +44,19 @@ export interface ModelEntry {
   note?: string;
 }
 
+/** Bedrock Mantle (`bedrock-mantle.{region}.api.aws/anthropic`): which ids and regions it serves. */
+export interface MantleEntry {
+  modelIdPattern: string;
+  regions: string[];
+  verified: boolean;
+  source: string;
+  sourceDate: string;
+}
+
 export interface CatalogData {
   updated: string;
   geographies: Record<string, GeographyEntry>;
+  mantle: MantleEntry;
   models: ModelEntry[];
 }
 
@@ -68,6 +78,8 @@ export class ModelCatalog {
   readonly models: readonly ModelEntry[];
   readonly geographies: Readonly<Record<string, GeographyEntry>>;
   readonly updated: string;
+  readonly mantle: MantleEntry;
+  private readonly mantlePattern: RegExp;
   private readonly byBedrockId = new Map<string, ModelEntry>();
   private readonly byAnthropicName = new Map<string, ModelEntry>();
   private readonly geoByPrefix = new Map<string, GeographyEntry>();
@@ -76,6 +88,8 @@ export class ModelCatalog {
     this.models = data.models;
     this.geographies = data.geographies;
     this.updated = data.updated;
+    this.mantle = data.mantle;
+    this.mantlePattern = new RegExp(data.mantle.modelIdPattern);
     for (const geo of Object.values(data.geographies)) this.geoByPrefix.set(geo.prefix, geo);
     for (const model of data.models) {
       this.byBedrockId.set(model.bedrockModelId, model);
@@ -91,6 +105,21 @@ export class ModelCatalog {
   /** A model by its Bedrock foundation model id. */
   byFoundationId(id: string): ModelEntry | undefined {
     return this.byBedrockId.get(id);
+  }
+
+  /** Whether Mantle serves the model in `region`. */
+  servedByMantle(model: ModelEntry, region: string): boolean {
+    return this.mantlePattern.test(model.bedrockModelId) && this.mantle.regions.includes(region);
+  }
+
+  /**
+   * The geographies a region belongs to, most specific first (ap-northeast-1: jp, then apac), not
+   * counting `global`.
+   */
+  geographiesOf(region: string): GeographyEntry[] {
+    return Object.values(this.geographies)
+      .filter((g) => g.prefix !== "global" && g.sourceRegions.includes(region))
+      .sort((a, b) => a.sourceRegions.length - b.sourceRegions.length);
   }
 
   /** Regions whose ListFoundationModels shows the model: its in-region ones and its profiles' sources. */

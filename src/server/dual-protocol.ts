@@ -24,12 +24,41 @@ export interface DualProtocolServer {
 
 const PREFACE = Buffer.from("PRI ");
 
+/** The body a server writes for a request Node's HTTP parser refused (too large, bad method...). */
+export type ClientErrorBody = (
+  status: number,
+  reason: string,
+) => { contentType: string; body: string; headers?: Record<string, string> };
+
+const PARSER_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_INVALID_METHOD: 400,
+  HPE_INVALID_URL: 400,
+};
+
 export async function listenDualProtocol(
   listener: RequestListener,
   port: number,
   host: string,
+  clientErrorBody?: ClientErrorBody,
 ): Promise<DualProtocolServer> {
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, listener);
+  // Without this, Node answers a request its parser refuses with a bare status and no body.
+  h1.on("clientError", (error: NodeJS.ErrnoException, socket: net.Socket) => {
+    if (!socket.writable || error.code === "ECONNRESET" || !clientErrorBody) {
+      socket.destroy();
+      return;
+    }
+    const status = PARSER_STATUS[error.code ?? ""] ?? 400;
+    const reason = status === 431 ? "Request header fields too large" : "Bad request";
+    const { contentType, body, headers = {} } = clientErrorBody(status, reason);
+    const extra = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("");
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: ${contentType}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`,
+    );
+  });
   const h2 = http2.createServer({}, listener);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();

@@ -23,7 +23,7 @@ const emulator = useEmulator();
 
 const REGION = "us-east-1";
 const ANTHROPIC_NAME = "claude-sonnet-4-6";
-/** data/emulator.json minCacheableTokens for claude-sonnet-4-6 (the `*` rule). */
+/** data/bedrock.json minCacheableTokens for claude-sonnet-4-6 (the `*` rule). */
 const SONNET_46_MIN_CACHEABLE = 1024;
 
 type MessagesApi = Pick<Anthropic["messages"], "create" | "stream">;

@@ -1,0 +1,84 @@
+/**
+ * Bedrock's binary event stream turned into the Anthropic API's SSE, as a TransformStream: each
+ * `chunk` frame's base64 payload is one Anthropic stream event and becomes one SSE frame; a
+ * modelled exception frame becomes an SSE `error` event in Anthropic's words. Partial frames are
+ * buffered by the codec; a corrupted frame (CRC mismatch) fails the stream loudly.
+ */
+import { EventStreamCodec } from "@smithy/eventstream-codec";
+import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+import { anthropicErrorBody } from "../anthropic/errors.js";
+import { anthropicTypeForAws, describeAwsError } from "./errors.js";
+import { BEDROCK_EXCEPTION_STATUS, isBedrockExceptionName } from "./exceptions.js";
+import { FrameSplitter } from "./frame-splitter.js";
+
+const encoder = new TextEncoder();
+
+/** What passed through a stream, for callers that account for it (the ledger). */
+export interface StreamObserver {
+  onEvent?(event: { type: string; data: Record<string, unknown> }): void;
+  onError?(error: { name: string; message: string }): void;
+}
+
+function exceptionName(member: string): string {
+  return member.charAt(0).toUpperCase() + member.slice(1);
+}
+
+function sseError(name: string, message: string, requestId: string | undefined): Uint8Array {
+  const status = isBedrockExceptionName(name) ? BEDROCK_EXCEPTION_STATUS[name] : 500;
+  const type = anthropicTypeForAws({ name, status });
+  const body = anthropicErrorBody(type, describeAwsError({ name, message, status, requestId }), requestId);
+  return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+}
+
+export function eventStreamToSse(
+  requestId?: string,
+  observer?: StreamObserver,
+): TransformStream<Uint8Array, Uint8Array> {
+  const codec = new EventStreamCodec(toUtf8, fromUtf8);
+  const splitter = new FrameSplitter();
+  const drain = (frames: Uint8Array[], controller: TransformStreamDefaultController<Uint8Array>) => {
+    for (const frame of frames) {
+      const message = codec.decode(frame);
+      const messageType = message.headers[":message-type"]?.value;
+      if (messageType === "event") {
+        if (message.headers[":event-type"]?.value !== "chunk") continue;
+        const payload = JSON.parse(toUtf8(message.body)) as { bytes?: string };
+        if (typeof payload.bytes !== "string") continue;
+        const json = Buffer.from(payload.bytes, "base64").toString("utf8");
+        const data = JSON.parse(json) as Record<string, unknown>;
+        const type = typeof data.type === "string" ? data.type : undefined;
+        // Frames without a type (keep-alives) have no SSE event name: skip them.
+        if (!type) continue;
+        observer?.onEvent?.({ type, data });
+        // Re-serialise: the payload must be one line for SSE's `data:` framing.
+        controller.enqueue(encoder.encode(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`));
+      } else if (messageType === "exception") {
+        const name = exceptionName(
+          String(message.headers[":exception-type"]?.value ?? "InternalServerException"),
+        );
+        let text = toUtf8(message.body);
+        try {
+          const parsed = JSON.parse(text) as { message?: string; Message?: string };
+          text = parsed.message ?? parsed.Message ?? text;
+        } catch {
+          // keep the raw text
+        }
+        observer?.onError?.({ name, message: text });
+        controller.enqueue(sseError(name, text, requestId));
+      } else if (messageType === "error") {
+        const name = String(message.headers[":error-code"]?.value ?? "InternalServerException");
+        const text = String(message.headers[":error-message"]?.value ?? "Bedrock stream error");
+        observer?.onError?.({ name, message: text });
+        controller.enqueue(sseError(name, text, requestId));
+      }
+    }
+  };
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      drain(splitter.push(chunk), controller);
+    },
+    flush() {
+      splitter.end();
+    },
+  });
+}

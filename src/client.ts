@@ -1,0 +1,76 @@
+/**
+ * `createClient()`: the official `Anthropic` client of `@anthropic-ai/sdk`, with our transport as
+ * its `fetch`. The same `messages.create()` / `messages.stream()` code runs on Bedrock
+ * (InvokeModel or the native Messages API), Bedrock Mantle, or the Anthropic API: only the
+ * configuration differs.
+ */
+import Anthropic, { type ClientOptions as AnthropicClientOptions } from "@anthropic-ai/sdk";
+import { resolveRegion } from "./aws/region.js";
+import { mergeSettings } from "./config/settings.js";
+import type { ModelCatalog } from "./models/catalog.js";
+import { createTarget, type Target, type TargetOptions } from "./transport/target.js";
+import { createTransport, type FetchLike } from "./transport/transport.js";
+import type { UpstreamFetch } from "./transport/upstream.js";
+
+export interface CreateClientOptions extends TargetOptions {
+  /** The ordered failover chain; without it, one target from the options above. */
+  targets?: TargetOptions[];
+  /** Model aliases: `{ "fast": "claude-haiku-4-5" }`. */
+  aliases?: Record<string, string>;
+  /** What to do with request parts Bedrock refuses: `drop` with a warning (default) or `strict`. */
+  compatibility?: "drop" | "strict";
+  /** A config file (JSON); default `BEDROCK_CLAUDE_CONFIG`, else `$BEDROCK_CLAUDE_HOME/config.json` if present. */
+  configFile?: string;
+  /** Options passed to the `Anthropic` client as they are (timeout, maxRetries, defaultHeaders, logger...). */
+  anthropic?: Omit<AnthropicClientOptions, "fetch" | "baseURL" | "apiKey" | "authToken">;
+  /** Where compatibility warnings go (default: console.warn). */
+  warn?: (message: string) => void;
+  /** Model catalog (default: the shipped `data/models.json`). */
+  catalog?: ModelCatalog;
+  /** The HTTP client for upstream calls (default: undici with keep-alive and proxy support). */
+  upstream?: UpstreamFetch;
+}
+
+/** The base URL the SDK is given; the transport answers every request, so it is never dialled. */
+const TRANSPORT_BASE_URL = "https://bedrock-claude.transport";
+
+/** Resolves the configured targets (regions from options, environment or the AWS profile). */
+export async function resolveTargets(
+  options: CreateClientOptions = {},
+  env = process.env,
+): Promise<Target[]> {
+  const settings = mergeSettings(options, env);
+  return Promise.all(
+    settings.targets.map(async (target) => {
+      const region =
+        target.provider === "anthropic"
+          ? (target.region ?? "anthropic")
+          : (await resolveRegion(target.region, target.profile)).region;
+      return createTarget({ ...target, region }, env);
+    }),
+  );
+}
+
+/** The transport alone: a `fetch` for code that wants to hand it to another client. */
+export function createBedrockFetch(options: CreateClientOptions = {}): FetchLike {
+  const settings = mergeSettings(options);
+  return createTransport({
+    targets: resolveTargets(options),
+    aliases: settings.aliases,
+    compatibility: settings.compatibility,
+    warn: options.warn,
+    catalog: options.catalog,
+    upstream: options.upstream,
+  });
+}
+
+/** The official Anthropic client, speaking to the configured provider through our transport. */
+export function createClient(options: CreateClientOptions = {}): Anthropic {
+  return new Anthropic({
+    ...options.anthropic,
+    // The transport authenticates each target itself; this placeholder never leaves the process.
+    apiKey: "bedrock-claude",
+    baseURL: TRANSPORT_BASE_URL,
+    fetch: createBedrockFetch(options),
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * Settings for clients and commands, each read from (first wins): the option in code, the
+ * `BEDROCK_CLAUDE_*` environment variable, the config file, then the default. AWS's own variables
+ * (`AWS_REGION`, `AWS_PROFILE`, `AWS_BEARER_TOKEN_BEDROCK`, ...) and Anthropic's
+ * (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`) keep their usual meaning underneath.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import type { TargetOptions } from "../transport/target.js";
+import { bedrockClaudeHome } from "./home.js";
+
+const providerSchema = z.enum(["bedrock", "bedrock-mantle", "anthropic"]);
+
+const targetSchema = z
+  .object({
+    name: z.string().optional(),
+    provider: providerSchema.optional(),
+    region: z.string().optional(),
+    endpoint: z.string().url().optional(),
+    controlPlaneEndpoint: z.string().url().optional(),
+    bedrockApi: z.enum(["invoke", "messages"]).optional(),
+    profile: z.string().optional(),
+    geography: z.string().optional(),
+  })
+  .strict();
+
+export const configFileSchema = targetSchema
+  .extend({
+    aliases: z.record(z.string(), z.string()).optional(),
+    compatibility: z.enum(["drop", "strict"]).optional(),
+    targets: z.array(targetSchema).optional(),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/** The config file: `configFile` option, `BEDROCK_CLAUDE_CONFIG`, or `$BEDROCK_CLAUDE_HOME/config.json` if present. */
+export function loadConfigFile(explicit?: string, env = process.env): { path?: string; config: ConfigFile } {
+  const chosen = explicit ?? env.BEDROCK_CLAUDE_CONFIG;
+  const file = chosen ?? path.join(bedrockClaudeHome(env), "config.json");
+  if (!chosen && !existsSync(file)) return { config: {} };
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`Cannot read bedrock-claude config ${file}: ${(error as Error).message}`);
+  }
+  const parsed = configFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new Error(`Invalid bedrock-claude config ${file}:\n  ${problems.join("\n  ")}`);
+  }
+  return { path: file, config: parsed.data };
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): TargetOptions & { compatibility?: "drop" | "strict" } {
+  const provider = env.BEDROCK_CLAUDE_PROVIDER
+    ? providerSchema.parse(env.BEDROCK_CLAUDE_PROVIDER)
+    : undefined;
+  const bedrockApi = env.BEDROCK_CLAUDE_BEDROCK_API as "invoke" | "messages" | undefined;
+  const compatibility = env.BEDROCK_CLAUDE_COMPATIBILITY as "drop" | "strict" | undefined;
+  return {
+    provider,
+    region: env.BEDROCK_CLAUDE_REGION,
+    endpoint: env.BEDROCK_CLAUDE_ENDPOINT,
+    profile: env.BEDROCK_CLAUDE_PROFILE,
+    geography: env.BEDROCK_CLAUDE_GEOGRAPHY,
+    bedrockApi,
+    compatibility,
+  };
+}
+
+function defined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export interface MergedSettings {
+  /** The targets in order; one when no chain is configured. */
+  targets: TargetOptions[];
+  aliases: Record<string, string>;
+  compatibility: "drop" | "strict";
+  configPath?: string;
+}
+
+/** Merges code options over the environment over the config file. */
+export function mergeSettings(
+  options: TargetOptions & {
+    targets?: TargetOptions[];
+    aliases?: Record<string, string>;
+    compatibility?: "drop" | "strict";
+    configFile?: string;
+  },
+  env = process.env,
+): MergedSettings {
+  const { path: configPath, config } = loadConfigFile(options.configFile, env);
+  const { targets: fileTargets, aliases: fileAliases, compatibility: fileCompat, ...fileTarget } = config;
+  const { targets: codeTargets, aliases, compatibility, configFile: _, ...codeTarget } = options;
+  const { compatibility: envCompat, ...envTarget } = fromEnv(env);
+  const single = { ...defined(fileTarget), ...defined(envTarget), ...defined(codeTarget) } as TargetOptions;
+  const targets = codeTargets ??
+    fileTargets?.map((t) => ({ ...defined(envTarget), ...t }) as TargetOptions) ?? [single];
+  return {
+    targets,
+    aliases: { ...fileAliases, ...aliases },
+    compatibility: compatibility ?? envCompat ?? fileCompat ?? "drop",
+    configPath,
+  };
+}

@@ -1,0 +1,347 @@
+/**
+ * The transport: a function with `fetch`'s signature that takes Anthropic Messages API requests
+ * and speaks, per target, Bedrock InvokeModel (JSON and event stream), Bedrock's Anthropic-native
+ * Messages API (bedrock-runtime or Mantle), or the Anthropic API. It resolves the model for the
+ * target, adapts the body to what Bedrock accepts, signs, sends, and turns the answer (errors and
+ * streams included) back into the Anthropic API's shape. The official SDK uses it as its `fetch`;
+ * the gateway serves it over HTTP.
+ */
+import { eventStreamToSse } from "../bedrock/event-stream-sse.js";
+import { type ModelCatalog, shippedCatalog } from "../models/catalog.js";
+import { availableNames, ModelResolutionError, type ResolvedModel, resolveModel } from "../models/resolve.js";
+import { authorize, CredentialsError } from "./auth.js";
+import { BadRequest, betasOf, type IncomingCall, readCall } from "./call.js";
+import { type AdaptContext, CompatError, CompatPolicy, shippedCompatRules } from "./compat.js";
+import { adaptBedrockError, errorMessageOf, errorResponse, jsonResponse } from "./responses.js";
+import type { Target } from "./target.js";
+import { createUpstreamFetch, type UpstreamFetch } from "./upstream.js";
+
+/** What InvokeModel wants in `anthropic_version` unless the caller set one. */
+export const BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31";
+/** What the Anthropic-native endpoints get in `anthropic-version` unless the caller sent one. */
+const DEFAULT_API_VERSION = "2023-06-01";
+
+export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+export interface TransportOptions {
+  /**
+   * The targets, in order (failover across them comes with the resilience layer). A promise is
+   * awaited on the first request: settings such as the profile's region load asynchronously.
+   */
+  targets: Target[] | Promise<Target[]>;
+  catalog?: ModelCatalog;
+  /** Model aliases: `{ "fast": "claude-haiku-4-5" }`. */
+  aliases?: Record<string, string>;
+  /** `drop` (default): drop what Bedrock refuses, with a warning; `strict`: refuse early. */
+  compatibility?: "drop" | "strict";
+  /** Where warnings go (default: console.warn). */
+  warn?: (message: string) => void;
+  /** The HTTP client for upstream calls (default: undici with keep-alive and proxy support). */
+  upstream?: UpstreamFetch;
+}
+
+const encoder = new TextEncoder();
+
+interface Context {
+  catalog: ModelCatalog;
+  aliases: Record<string, string> | undefined;
+  compat: CompatPolicy;
+  upstream: UpstreamFetch;
+}
+
+function targetHeaders(target: Target, resolved?: ResolvedModel): Record<string, string> {
+  const headers: Record<string, string> = { "x-bedrock-claude-target": target.name };
+  if (resolved) headers["x-bedrock-claude-model"] = resolved.id;
+  return headers;
+}
+
+function requestIdOf(response: Response): string | undefined {
+  return response.headers.get("x-amzn-requestid") ?? response.headers.get("request-id") ?? undefined;
+}
+
+/** Success: the upstream body as it is (JSON or SSE), with the request id the SDK reads. */
+function passSuccess(upstream: Response, contentType: string, extra: Record<string, string>): Response {
+  const headers: Record<string, string> = { "content-type": contentType, ...extra };
+  const requestId = requestIdOf(upstream);
+  if (requestId) headers["request-id"] = requestId;
+  return new Response(upstream.body, { status: upstream.status, headers });
+}
+
+interface Prepared {
+  url: URL;
+  body: Record<string, unknown>;
+  betas: string[];
+  stream: boolean;
+}
+
+function resolveFor(ctx: Context, target: Target, model: string): ResolvedModel {
+  return resolveModel(ctx.catalog, model, {
+    provider: target.provider,
+    region: target.region,
+    geography: target.geography,
+    aliases: ctx.aliases,
+  });
+}
+
+/** InvokeModel: model into the path, `stream` and `model` out of the body, version and betas in. */
+function prepareInvoke(target: Target, call: IncomingCall, resolved: ResolvedModel): Prepared {
+  const body = { ...call.body! };
+  const stream = body.stream === true;
+  delete body.model;
+  delete body.stream;
+  body.anthropic_version ??= BEDROCK_ANTHROPIC_VERSION;
+  const operation = stream ? "invoke-with-response-stream" : "invoke";
+  const url = new URL(`${target.baseUrl}/model/${encodeURIComponent(resolved.id)}/${operation}`);
+  return { url, body, betas: betasOf(call), stream };
+}
+
+/** Native Messages API (bedrock-runtime `/anthropic`, Mantle) and the Anthropic API: the body as is. */
+function prepareMessages(
+  target: Target,
+  call: IncomingCall,
+  resolved: ResolvedModel,
+  path: string,
+): Prepared {
+  const body: Record<string, unknown> = { ...call.body!, model: resolved.id };
+  const betas = betasOf(call);
+  delete body.anthropic_beta;
+  const url = new URL(`${target.baseUrl}${path}`);
+  if (target.provider === "anthropic") url.search = call.url.search;
+  return { url, body, betas, stream: body.stream === true };
+}
+
+async function send(ctx: Context, target: Target, call: IncomingCall, prepared: Prepared): Promise<Response> {
+  const invoke = target.provider === "bedrock" && target.bedrockApi === "invoke";
+  const body = { ...prepared.body };
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (invoke) {
+    if (prepared.betas.length > 0) body.anthropic_beta = prepared.betas;
+    headers.accept = prepared.stream ? "application/vnd.amazon.eventstream" : "application/json";
+    if (prepared.stream) headers["x-amzn-bedrock-accept"] = "application/json";
+  } else {
+    headers["anthropic-version"] = call.headers.get("anthropic-version") ?? DEFAULT_API_VERSION;
+    if (prepared.betas.length > 0) headers["anthropic-beta"] = prepared.betas.join(",");
+    headers.accept = prepared.stream ? "text/event-stream" : "application/json";
+  }
+  const bytes = encoder.encode(JSON.stringify(body));
+  const signed = await authorize(target, { method: "POST", url: prepared.url, headers, body: bytes });
+  return ctx.upstream(prepared.url.toString(), {
+    method: "POST",
+    headers: signed,
+    body: bytes,
+    signal: call.signal,
+  });
+}
+
+async function messages(ctx: Context, target: Target, call: IncomingCall): Promise<Response> {
+  const resolved = resolveFor(ctx, target, call.body!.model as string);
+  const extra = targetHeaders(target, resolved);
+  const invoke = target.provider === "bedrock" && target.bedrockApi === "invoke";
+  let prepared = invoke
+    ? prepareInvoke(target, call, resolved)
+    : prepareMessages(
+        target,
+        call,
+        resolved,
+        target.provider === "anthropic" ? "/v1/messages" : "/anthropic/v1/messages",
+      );
+  const compatKey: AdaptContext = {
+    shape: invoke ? "invoke" : "messages",
+    key: `${target.name} ${resolved.id}`,
+    modelName: resolved.entry?.anthropicName,
+  };
+  if (target.provider !== "anthropic") {
+    const body = { ...prepared.body };
+    const betas = ctx.compat.adapt(body, prepared.betas, compatKey);
+    prepared = { ...prepared, body, betas };
+  }
+  let upstream = await send(ctx, target, call, prepared);
+  if (target.provider === "anthropic") {
+    return passSuccess(upstream, upstream.headers.get("content-type") ?? "application/json", extra);
+  }
+  if (upstream.status === 400) {
+    const text = await upstream.text();
+    const retry = ctx.compat.learn(errorMessageOf(text), prepared.body, prepared.betas, compatKey);
+    if (!retry) return adaptBedrockError(upstream, text, extra);
+    prepared = { ...prepared, ...retry };
+    upstream = await send(ctx, target, call, prepared);
+  }
+  if (!upstream.ok) return adaptBedrockError(upstream, await upstream.text(), extra);
+  if (invoke && prepared.stream) {
+    const sse = upstream.body!.pipeThrough(eventStreamToSse(requestIdOf(upstream)));
+    const headers: Record<string, string> = { "content-type": "text/event-stream", ...extra };
+    const requestId = requestIdOf(upstream);
+    if (requestId) headers["request-id"] = requestId;
+    return new Response(sse, { status: 200, headers });
+  }
+  return passSuccess(upstream, prepared.stream ? "text/event-stream" : "application/json", extra);
+}
+
+/**
+ * count_tokens: the Anthropic API's own, or Bedrock's CountTokens on bedrock-runtime (which takes a
+ * foundation id and an InvokeModel body; Mantle has no count endpoint of its own).
+ */
+async function countTokens(ctx: Context, target: Target, call: IncomingCall): Promise<Response> {
+  const resolved = resolveFor(ctx, target, call.body!.model as string);
+  const extra = targetHeaders(target, resolved);
+  if (target.provider === "anthropic") {
+    const prepared = prepareMessages(target, call, resolved, "/v1/messages/count_tokens");
+    const upstream = await send(ctx, target, call, prepared);
+    return passSuccess(upstream, "application/json", extra);
+  }
+  const foundation = resolved.entry?.bedrockModelId;
+  if (!foundation) {
+    return errorResponse(
+      "invalid_request_error",
+      `count_tokens needs a model the catalog knows; "${resolved.id}" is not one.`,
+      extra,
+    );
+  }
+  const body: Record<string, unknown> = { max_tokens: 1, ...call.body! };
+  delete body.model;
+  delete body.stream;
+  body.anthropic_version ??= BEDROCK_ANTHROPIC_VERSION;
+  const betas = ctx.compat.adapt(body, betasOf(call), {
+    shape: "invoke",
+    key: `${target.name} ${foundation}`,
+    modelName: resolved.entry?.anthropicName,
+  });
+  if (betas.length > 0) body.anthropic_beta = betas;
+  const url = new URL(`${target.runtimeUrl}/model/${encodeURIComponent(foundation)}/count-tokens`);
+  const payload = encoder.encode(
+    JSON.stringify({
+      input: { invokeModel: { body: Buffer.from(JSON.stringify(body)).toString("base64") } },
+    }),
+  );
+  const headers = await authorize(
+    target,
+    {
+      method: "POST",
+      url,
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: payload,
+    },
+    "runtime",
+  );
+  const upstream = await ctx.upstream(url.toString(), {
+    method: "POST",
+    headers,
+    body: payload,
+    signal: call.signal,
+  });
+  const text = await upstream.text();
+  if (!upstream.ok) return adaptBedrockError(upstream, text, extra);
+  const { inputTokens } = JSON.parse(text) as { inputTokens: number };
+  const requestId = requestIdOf(upstream);
+  return jsonResponse(
+    { input_tokens: inputTokens },
+    { ...extra, ...(requestId ? { "request-id": requestId } : {}) },
+  );
+}
+
+/** `GET /v1/models[/{id}]` for a Bedrock target: the models it can serve, by Anthropic name. */
+function models(ctx: Context, target: Target, call: IncomingCall): Response {
+  const names = availableNames(ctx.catalog, target.provider, target.region);
+  const describe = (name: string) => {
+    const entry = ctx.catalog.byName(name)!;
+    return {
+      type: "model",
+      id: name,
+      display_name: entry.modelName,
+      created_at: `${entry.sourceDate}T00:00:00Z`,
+    };
+  };
+  if (call.operation === "model") {
+    const entry = ctx.catalog.byName(call.modelId ?? "");
+    const name = entry && names.find((n) => ctx.catalog.byName(n) === entry);
+    if (!name) return errorResponse("not_found_error", `model: ${call.modelId}`, targetHeaders(target));
+    return jsonResponse(describe(name), targetHeaders(target));
+  }
+  const data = names.map(describe);
+  return jsonResponse(
+    { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null },
+    targetHeaders(target),
+  );
+}
+
+/** Anything else goes to the Anthropic API as is; Bedrock has no equivalent. */
+async function passThrough(ctx: Context, target: Target, call: IncomingCall): Promise<Response> {
+  if (target.provider !== "anthropic") {
+    return errorResponse(
+      "not_found_error",
+      `${call.method} ${call.url.pathname} is not available on Bedrock.`,
+      targetHeaders(target),
+    );
+  }
+  const url = new URL(`${target.baseUrl}${call.url.pathname}${call.url.search}`);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of call.headers) {
+    if (name !== "x-api-key" && name !== "authorization" && name !== "host" && name !== "content-length")
+      headers[name] = value;
+  }
+  const signed = await authorize(target, { method: call.method, url, headers });
+  const upstream = await ctx.upstream(url.toString(), {
+    method: call.method,
+    headers: signed,
+    body: call.rawBody,
+    signal: call.signal,
+  });
+  return passSuccess(
+    upstream,
+    upstream.headers.get("content-type") ?? "application/json",
+    targetHeaders(target),
+  );
+}
+
+export function createTransport(options: TransportOptions): FetchLike {
+  const ctx: Context = {
+    catalog: options.catalog ?? shippedCatalog(),
+    aliases: options.aliases,
+    compat: new CompatPolicy(
+      shippedCompatRules(),
+      options.compatibility ?? "drop",
+      options.warn ?? ((m) => console.warn(m)),
+    ),
+    upstream: options.upstream ?? createUpstreamFetch(),
+  };
+  const targets = Promise.resolve(options.targets).then((list) => {
+    if (list.length === 0) throw new Error("bedrock-claude: the transport needs at least one target");
+    return list;
+  });
+  // Settled here so that a failure surfaces on the first request, not as an unhandled rejection.
+  targets.catch(() => undefined);
+  return async (input, init) => {
+    const target = (await targets)[0]!;
+    let call: IncomingCall;
+    try {
+      call = await readCall(input, init);
+    } catch (error) {
+      if (error instanceof BadRequest) return errorResponse("invalid_request_error", error.message);
+      throw error;
+    }
+    try {
+      switch (call.operation) {
+        case "messages":
+          return await messages(ctx, target, call);
+        case "count_tokens":
+          return await countTokens(ctx, target, call);
+        case "models":
+        case "model":
+          return target.provider === "anthropic"
+            ? await passThrough(ctx, target, call)
+            : models(ctx, target, call);
+        default:
+          return await passThrough(ctx, target, call);
+      }
+    } catch (error) {
+      if (error instanceof ModelResolutionError)
+        return errorResponse("not_found_error", error.message, targetHeaders(target));
+      if (error instanceof CompatError)
+        return errorResponse("invalid_request_error", error.message, targetHeaders(target));
+      if (error instanceof CredentialsError)
+        return errorResponse("authentication_error", error.message, targetHeaders(target));
+      // Network failures and aborts propagate, so the SDK reports (and may retry) them as such.
+      throw error;
+    }
+  };
+}
