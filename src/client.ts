@@ -29,6 +29,8 @@ export interface CreateClientOptions extends TargetOptions {
   catalog?: ModelCatalog;
   /** The HTTP client for upstream calls (default: undici with keep-alive and proxy support). */
   upstream?: UpstreamFetch;
+  /** Ask Bedrock's control plane about model ids the catalog does not know (default true). */
+  discovery?: boolean;
 }
 
 /** The base URL the SDK is given; the transport answers every request, so it is never dialled. */
@@ -61,6 +63,7 @@ export function createBedrockFetch(options: CreateClientOptions = {}): FetchLike
     warn: options.warn,
     catalog: options.catalog,
     upstream: options.upstream,
+    discovery: options.discovery,
   });
 }
 

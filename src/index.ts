@@ -1,4 +1,6 @@
 /** bedrock-claude: Claude on AWS Bedrock in production. */
+
+export { type CreateClientOptions, createBedrockFetch, createClient, resolveTargets } from "./client.js";
 export {
   DEFAULT_ANTHROPIC_API_KEY,
   DEFAULT_API_KEY,
@@ -13,3 +15,13 @@ export {
   type UsageTotals,
 } from "./emulator/index.js";
 export { ModelCatalog, type ModelEntry, shippedCatalog } from "./models/catalog.js";
+export {
+  availableNames,
+  ModelResolutionError,
+  type Provider,
+  type ResolvedModel,
+  type ResolveOptions,
+  resolveModel,
+} from "./models/resolve.js";
+export type { Target, TargetOptions } from "./transport/target.js";
+export { createTransport, type FetchLike, type TransportOptions } from "./transport/transport.js";

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { parseFaultSpec, startEmulator } from "../emulator/index.js";
 import type { RequestRecord } from "../emulator/journal.js";
+import { UsageError } from "./upstream-options.js";
 
 interface EmulateOptions {
   port: string;
@@ -14,7 +15,7 @@ interface EmulateOptions {
 
 function integer(name: string, value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
   return n;
 }
 

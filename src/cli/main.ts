@@ -2,7 +2,11 @@
 /** The `bedrock-claude` command. One file per subcommand. */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerAsk } from "./ask.js";
+import { registerChat } from "./chat.js";
 import { registerEmulate } from "./emulate.js";
+import { describeFailure } from "./errors.js";
+import { registerModels } from "./models.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -14,9 +18,13 @@ const program = new Command()
   .version(pkg.version)
   .showHelpAfterError();
 
+registerAsk(program);
+registerChat(program);
+registerModels(program);
 registerEmulate(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`bedrock-claude: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(2);
+  const { message, code } = describeFailure(error);
+  process.stderr.write(`bedrock-claude: ${message}\n`);
+  process.exit(code);
 });

@@ -181,8 +181,10 @@ function validate(
   model: ModelEntry,
   shape: "invoke" | "messages",
   headers: Record<string, string>,
+  anthropicApi = false,
 ): MessagesBody {
   return validateMessagesBody(raw, {
+    anthropicApi,
     shape,
     model,
     rules: state.rules,
@@ -377,7 +379,7 @@ export async function anthropicMessages(c: EmulatorContext, state: EmulatorState
     const raw = parseJsonObject(req.body);
     const model = anthropicModel(state, raw);
     attempt.model = raw.model as string;
-    const body = validate(state, raw, model, "messages", req.headers);
+    const body = validate(state, raw, model, "messages", req.headers, true);
     return await answerMessages(state, callFrom(c, attempt, null, model, body, body.stream ? "sse" : "json"));
   } catch (error) {
     return refuse(state, attempt, error);
@@ -393,7 +395,7 @@ export async function anthropicCountTokens(c: EmulatorContext, state: EmulatorSt
     const raw = parseJsonObject(req.body);
     const model = anthropicModel(state, raw);
     // count_tokens takes a Messages body without max_tokens.
-    const body = validate(state, { max_tokens: 1, ...raw }, model, "messages", req.headers);
+    const body = validate(state, { max_tokens: 1, ...raw }, model, "messages", req.headers, true);
     return jsonResponse({ input_tokens: inputTokens(body) }, 200, { "request-id": attempt.requestId });
   } catch (error) {
     return refuse(state, attempt, error);

@@ -8,9 +8,14 @@
  */
 const TOKEN = /\s*\S{1,6}/g;
 
-/** Splits text into tokens; joining them gives the text back (trailing white space aside). */
+/** Splits text into tokens; joining them gives the text back (white space after the last one rides on it). */
 export function tokenize(text: string): string[] {
-  return text.match(TOKEN) ?? [];
+  const tokens = text.match(TOKEN) ?? [];
+  if (tokens.length > 0) {
+    const consumed = tokens.reduce((n, t) => n + t.length, 0);
+    if (consumed < text.length) tokens[tokens.length - 1] += text.slice(consumed);
+  }
+  return tokens;
 }
 
 export function countTokens(text: string): number {

@@ -250,6 +250,8 @@ export interface ValidationContext {
   headerBetas?: string[];
   /** anthropic-version from the header (native endpoints). */
   headerVersion?: string;
+  /** The Anthropic API's own endpoint (not Bedrock's). */
+  anthropicApi?: boolean;
 }
 
 function isAcceptedVersion(version: string, rules: EmulatorRules): boolean {
@@ -316,7 +318,18 @@ export function validateMessagesBody(body: Record<string, unknown>, ctx: Validat
     throw new EmulatorError("ValidationException", issues.map(describeIssue).join("; "));
   }
   const request = parsed.data;
-  checkBetas([...(request.anthropic_beta ?? []), ...(ctx.headerBetas ?? [])], ctx);
+  const betas = [...(request.anthropic_beta ?? []), ...(ctx.headerBetas ?? [])];
+  if (ctx.anthropicApi) {
+    // Bedrock's deny list is Bedrock's; the Anthropic API refuses only what is not a beta name at all.
+    const pattern = new RegExp(ctx.betas.flagPattern);
+    const bad = betas.filter((flag) => !pattern.test(flag));
+    if (bad.length > 0) {
+      throw new EmulatorError(
+        "ValidationException",
+        `Unexpected value(s) \`${bad.join(", ")}\` for the \`anthropic-beta\` header. Please consult our documentation at docs.claude.com or try again without the header.`,
+      );
+    }
+  } else checkBetas(betas, ctx);
 
   const { model } = ctx;
   if (request.max_tokens > model.maxOutputTokens) {

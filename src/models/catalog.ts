@@ -55,6 +55,7 @@ export interface MantleEntry {
 
 export interface CatalogData {
   updated: string;
+  defaults: { model: string };
   geographies: Record<string, GeographyEntry>;
   mantle: MantleEntry;
   models: ModelEntry[];
@@ -79,6 +80,8 @@ export class ModelCatalog {
   readonly geographies: Readonly<Record<string, GeographyEntry>>;
   readonly updated: string;
   readonly mantle: MantleEntry;
+  /** The model to use when none is named (a current one; it changes with the data). */
+  readonly defaultModel: string;
   private readonly mantlePattern: RegExp;
   private readonly byBedrockId = new Map<string, ModelEntry>();
   private readonly byAnthropicName = new Map<string, ModelEntry>();
@@ -89,6 +92,7 @@ export class ModelCatalog {
     this.geographies = data.geographies;
     this.updated = data.updated;
     this.mantle = data.mantle;
+    this.defaultModel = data.defaults.model;
     this.mantlePattern = new RegExp(data.mantle.modelIdPattern);
     for (const geo of Object.values(data.geographies)) this.geoByPrefix.set(geo.prefix, geo);
     for (const model of data.models) {

@@ -4,7 +4,7 @@
  * this region. On Bedrock the preferred inference profile is the configured geography's, else the
  * region's own geography (data stays in it), else an in-region on-demand id, else `global.`.
  */
-import type { ModelCatalog, ModelEntry } from "./catalog.js";
+import { isPastBedrockEndOfLife, type ModelCatalog, type ModelEntry } from "./catalog.js";
 
 export type Provider = "bedrock" | "bedrock-mantle" | "anthropic";
 
@@ -18,6 +18,8 @@ export interface ResolveOptions {
   geography?: string;
   /** User aliases, applied first: `{ "fast": "claude-haiku-4-5" }`. */
   aliases?: Readonly<Record<string, string>>;
+  /** The date lifecycle checks use (default: now). */
+  now?: Date;
 }
 
 export interface ResolvedModel {
@@ -46,9 +48,15 @@ export function findModel(catalog: ModelCatalog, name: string): ModelEntry | und
   return catalog.byName(name) ?? catalog.byFoundationId(name) ?? catalog.profileById(name)?.model;
 }
 
-/** Models a Bedrock target can invoke in `region`, by Anthropic name. */
-export function availableNames(catalog: ModelCatalog, provider: Provider, region: string): string[] {
+/** Models a target can invoke in `region` (not past their end of life), by Anthropic name. */
+export function availableNames(
+  catalog: ModelCatalog,
+  provider: Provider,
+  region: string,
+  now = new Date(),
+): string[] {
   return catalog.models
+    .filter((m) => provider === "anthropic" || !isPastBedrockEndOfLife(m, now))
     .filter((m) => bedrockIdFor(catalog, m, { provider, region }) !== undefined)
     .map((m) => m.aliases[0] ?? m.anthropicName);
 }
@@ -102,9 +110,10 @@ export function resolveModel(catalog: ModelCatalog, name: string, options: Resol
     if (options.provider === "anthropic" && requested.startsWith("claude-")) {
       return { id: requested, kind: "anthropic-name" };
     }
+    const choices = availableNames(catalog, options.provider, options.region, options.now);
     throw new ModelResolutionError(
-      `Unknown model "${name}". Models ${describeTarget(options)}: ${availableNames(catalog, options.provider, options.region).join(", ")}.`,
-      availableNames(catalog, options.provider, options.region),
+      `Unknown model "${name}". Models ${describeTarget(options)}: ${choices.join(", ")}.`,
+      choices,
     );
   }
   if (options.provider === "anthropic") {
@@ -114,6 +123,14 @@ export function resolveModel(catalog: ModelCatalog, name: string, options: Resol
       entry: model,
       kind: "anthropic-name",
     };
+  }
+  const now = options.now ?? new Date();
+  if (isPastBedrockEndOfLife(model, now)) {
+    const choices = availableNames(catalog, options.provider, options.region, now);
+    throw new ModelResolutionError(
+      `${model.modelName} (${name}) reached its end of life on Bedrock on ${model.lifecycle.endOfLife}. Available ${describeTarget(options)}: ${choices.join(", ")}.`,
+      choices,
+    );
   }
   // A profile id or on-demand foundation id that this region serves is kept as asked.
   const asProfile = catalog.profileById(requested);
@@ -129,7 +146,7 @@ export function resolveModel(catalog: ModelCatalog, name: string, options: Resol
     return { id: requested, entry: model, kind: "foundation-model" };
   }
   if (!resolved) {
-    const choices = availableNames(catalog, options.provider, options.region);
+    const choices = availableNames(catalog, options.provider, options.region, now);
     throw new ModelResolutionError(
       `${model.modelName} (${name}) is not available ${describeTarget(options)}. Available there: ${choices.join(", ")}.`,
       choices,

@@ -30,7 +30,7 @@ export async function authorize(
         throw new CredentialsError(
           `Could not load AWS credentials for target "${target.name}": ${cause}. ` +
             "Fix: run `aws sso login` (SSO), set AWS_PROFILE to a profile with credentials, or export " +
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; `bedrock-claude doctor` names the broken link.",
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_BEARER_TOKEN_BEDROCK for a Bedrock API key).",
           { cause: error },
         );
       }

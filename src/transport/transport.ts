@@ -8,6 +8,7 @@
  */
 import { eventStreamToSse } from "../bedrock/event-stream-sse.js";
 import { type ModelCatalog, shippedCatalog } from "../models/catalog.js";
+import { ModelDiscovery } from "../models/discovery.js";
 import { availableNames, ModelResolutionError, type ResolvedModel, resolveModel } from "../models/resolve.js";
 import { authorize, CredentialsError } from "./auth.js";
 import { BadRequest, betasOf, type IncomingCall, readCall } from "./call.js";
@@ -38,15 +39,26 @@ export interface TransportOptions {
   warn?: (message: string) => void;
   /** The HTTP client for upstream calls (default: undici with keep-alive and proxy support). */
   upstream?: UpstreamFetch;
+  /**
+   * Ask the control plane about ids the catalog does not know (default true); answers are cached
+   * for an hour, and a role without `bedrock:List*` simply falls back to the catalog.
+   */
+  discovery?: boolean;
 }
 
 const encoder = new TextEncoder();
+/** Names that look like Bedrock ids (`anthropic.…`, `us.anthropic.…`): only those are worth asking the control plane about. */
+const BEDROCK_ID = /^(?:[a-z-]+\.)?anthropic\./;
 
 interface Context {
+  warn: (message: string) => void;
+  /** Models already warned about (legacy, end of life coming). */
+  lifecycleWarned: Set<string>;
   catalog: ModelCatalog;
   aliases: Record<string, string> | undefined;
   compat: CompatPolicy;
   upstream: UpstreamFetch;
+  discovery: ModelDiscovery | undefined;
 }
 
 function targetHeaders(target: Target, resolved?: ResolvedModel): Record<string, string> {
@@ -74,13 +86,46 @@ interface Prepared {
   stream: boolean;
 }
 
-function resolveFor(ctx: Context, target: Target, model: string): ResolvedModel {
-  return resolveModel(ctx.catalog, model, {
-    provider: target.provider,
-    region: target.region,
-    geography: target.geography,
-    aliases: ctx.aliases,
-  });
+async function resolveFor(ctx: Context, target: Target, model: string): Promise<ResolvedModel> {
+  let resolved: ResolvedModel;
+  try {
+    resolved = resolveModel(ctx.catalog, model, {
+      provider: target.provider,
+      region: target.region,
+      geography: target.geography,
+      aliases: ctx.aliases,
+    });
+  } catch (error) {
+    // An id newer than the catalog: the region's control plane may know it.
+    const requested = ctx.aliases?.[model] ?? model;
+    const live =
+      error instanceof ModelResolutionError &&
+      BEDROCK_ID.test(requested) &&
+      !ctx.catalog.byName(requested) &&
+      !ctx.catalog.byFoundationId(requested)
+        ? await ctx.discovery?.resolveUnknown(target, requested, [
+            ...(target.geography ? [target.geography] : []),
+            ...ctx.catalog.geographiesOf(target.region).map((g) => g.prefix),
+            "global",
+          ])
+        : undefined;
+    if (!live) throw error;
+    return { id: live, kind: live.includes(".anthropic.") ? "inference-profile" : "foundation-model" };
+  }
+  const entry = resolved.entry;
+  // Say once per model when it is legacy, before it disappears.
+  if (
+    entry?.lifecycle.status === "LEGACY" &&
+    target.provider !== "anthropic" &&
+    !ctx.lifecycleWarned.has(entry.anthropicName)
+  ) {
+    ctx.lifecycleWarned.add(entry.anthropicName);
+    const eol = entry.lifecycle.endOfLife ? `; end of life on ${entry.lifecycle.endOfLife}` : "";
+    ctx.warn(
+      `bedrock-claude: ${entry.modelName} (${entry.anthropicName}) is a legacy model on Bedrock${eol}. Move to ${ctx.catalog.defaultModel} or another current model.`,
+    );
+  }
+  return resolved;
 }
 
 /** InvokeModel: model into the path, `stream` and `model` out of the body, version and betas in. */
@@ -134,7 +179,7 @@ async function send(ctx: Context, target: Target, call: IncomingCall, prepared: 
 }
 
 async function messages(ctx: Context, target: Target, call: IncomingCall): Promise<Response> {
-  const resolved = resolveFor(ctx, target, call.body!.model as string);
+  const resolved = await resolveFor(ctx, target, call.body!.model as string);
   const extra = targetHeaders(target, resolved);
   const invoke = target.provider === "bedrock" && target.bedrockApi === "invoke";
   let prepared = invoke
@@ -182,7 +227,7 @@ async function messages(ctx: Context, target: Target, call: IncomingCall): Promi
  * foundation id and an InvokeModel body; Mantle has no count endpoint of its own).
  */
 async function countTokens(ctx: Context, target: Target, call: IncomingCall): Promise<Response> {
-  const resolved = resolveFor(ctx, target, call.body!.model as string);
+  const resolved = await resolveFor(ctx, target, call.body!.model as string);
   const extra = targetHeaders(target, resolved);
   if (target.provider === "anthropic") {
     const prepared = prepareMessages(target, call, resolved, "/v1/messages/count_tokens");
@@ -294,7 +339,11 @@ async function passThrough(ctx: Context, target: Target, call: IncomingCall): Pr
 }
 
 export function createTransport(options: TransportOptions): FetchLike {
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  const upstream = options.upstream ?? createUpstreamFetch();
   const ctx: Context = {
+    warn,
+    lifecycleWarned: new Set(),
     catalog: options.catalog ?? shippedCatalog(),
     aliases: options.aliases,
     compat: new CompatPolicy(
@@ -302,7 +351,8 @@ export function createTransport(options: TransportOptions): FetchLike {
       options.compatibility ?? "drop",
       options.warn ?? ((m) => console.warn(m)),
     ),
-    upstream: options.upstream ?? createUpstreamFetch(),
+    upstream,
+    discovery: options.discovery === false ? undefined : new ModelDiscovery(upstream),
   };
   const targets = Promise.resolve(options.targets).then((list) => {
     if (list.length === 0) throw new Error("bedrock-claude: the transport needs at least one target");
