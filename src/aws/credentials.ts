@@ -27,7 +27,8 @@ export function cachedProvider(
     if (current && fresh(current)) return current;
     pending ??= (async () => {
       try {
-        current = await provider();
+        // forceRefresh: the SDK's own caches would hand back credentials that are about to expire.
+        current = await provider(current ? { forceRefresh: true } : undefined);
         return current;
       } finally {
         pending = undefined;

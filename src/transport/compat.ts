@@ -49,21 +49,28 @@ export function shippedCompatRules(): CompatRules {
   return shipped;
 }
 
-/** Deletes a dotted path (`tools.3.custom.defer_loading`; `*` for every element) from a body. */
-function deletePath(target: unknown, path: string[]): boolean {
-  if (path.length === 0 || target === null || typeof target !== "object") return false;
+/**
+ * Deletes a dotted path (`tools.3.custom.defer_loading`; `*` for every element) from a body.
+ * Returns the path as it exists in the body (validation paths name union variants, like `custom`,
+ * that are not keys: those are skipped), or undefined when nothing was there.
+ */
+function deletePath(target: unknown, path: string[]): string[] | undefined {
+  if (path.length === 0 || target === null || typeof target !== "object") return undefined;
   const [head, ...rest] = path as [string, ...string[]];
   const container = target as Record<string, unknown>;
   if (rest.length === 0) {
-    if (!(head in container)) return false;
+    if (!(head in container)) return undefined;
     delete container[head];
-    return true;
+    return [head];
   }
   if (head === "*" && Array.isArray(target)) {
-    return target.map((item) => deletePath(item, rest)).some(Boolean);
+    const found = target.map((item) => deletePath(item, rest)).find((p) => p !== undefined);
+    return found ? ["*", ...found] : undefined;
   }
-  if (head in container) return deletePath(container[head], rest);
-  // Validation paths name union variants (`custom` in `tools.3.custom.x`) that are not keys: skip them.
+  if (head in container) {
+    const found = deletePath(container[head], rest);
+    return found ? [head, ...found] : undefined;
+  }
   return deletePath(target, rest);
 }
 
@@ -98,6 +105,11 @@ export class CompatPolicy {
       throw new CompatError(`${what} is not accepted by Bedrock; remove it, or set compatibility to "drop".`);
     }
     this.once(`${key}|${what}`, `bedrock-claude: dropped ${what}, which Bedrock refuses (${key}).`);
+  }
+
+  /** The warning for a learned drop shares its key with later drops of the same part: one warning. */
+  private learned(what: string, key: string): void {
+    this.once(`${key}|${what}`, `bedrock-claude: Bedrock refused ${what}; dropped it (${key}).`);
   }
 
   /** Adapts `body` (with its betas) in place for a Bedrock target. */
@@ -151,27 +163,21 @@ export class CompatPolicy {
       const learned = this.learnedBetas.get(ctx.key) ?? new Set<string>();
       for (const flag of dropped) {
         learned.add(flag);
-        this.once(
-          `${ctx.key}|beta ${flag}`,
-          `bedrock-claude: Bedrock refused a beta flag; dropped ${flag} (${ctx.key}).`,
-        );
+        this.learned(`beta flag ${flag}`, ctx.key);
       }
       this.learnedBetas.set(ctx.key, learned);
       return { body, betas: betas.filter((flag) => this.rules.acceptedBetas.has(flag)) };
     }
     const extra = /^([\w.]+): Extra inputs are not permitted/.exec(message);
     if (extra) {
-      const path = extra[1]!.split(".");
       const copy = structuredClone(body);
-      if (!deletePath(copy, path)) return undefined;
-      const pattern = path.map((part) => (/^\d+$/.test(part) ? "*" : part)).join(".");
+      const deleted = deletePath(copy, extra[1]!.split("."));
+      if (!deleted) return undefined;
+      const pattern = deleted.map((part) => (/^\d+$/.test(part) ? "*" : part)).join(".");
       const learned = this.learnedFields.get(ctx.key) ?? new Set<string>();
       learned.add(pattern);
       this.learnedFields.set(ctx.key, learned);
-      this.once(
-        `${ctx.key}|field ${pattern}`,
-        `bedrock-claude: Bedrock refused ${pattern}; dropped it (${ctx.key}).`,
-      );
+      this.learned(`body field ${pattern}`, ctx.key);
       return { body: copy, betas };
     }
     return undefined;
