@@ -8,8 +8,10 @@ import Anthropic, { type ClientOptions as AnthropicClientOptions } from "@anthro
 import { resolveRegion } from "./aws/region.js";
 import { mergeSettings } from "./config/settings.js";
 import type { ModelCatalog } from "./models/catalog.js";
+import type { ResiliencePolicy } from "./resilience/policy.js";
+import type { AttemptRecord } from "./transport/resilient.js";
 import { createTarget, type Target, type TargetOptions } from "./transport/target.js";
-import { createTransport, type FetchLike } from "./transport/transport.js";
+import { createTransport, type FetchLike, type TransportControls } from "./transport/transport.js";
 import type { UpstreamFetch } from "./transport/upstream.js";
 
 export interface CreateClientOptions extends TargetOptions {
@@ -31,6 +33,12 @@ export interface CreateClientOptions extends TargetOptions {
   upstream?: UpstreamFetch;
   /** Ask Bedrock's control plane about model ids the catalog does not know (default true). */
   discovery?: boolean;
+  /** Retries, failover, circuit breakers, limits and timeouts (docs/resilience.md). */
+  resilience?: ResiliencePolicy;
+  /** Called with every upstream attempt (target, status, latency, error name). */
+  onAttempt?: (attempt: AttemptRecord) => void;
+  /** Filled in with controls over the breakers (the drill uses it). */
+  controls?: TransportControls;
 }
 
 /** The base URL the SDK is given; the transport answers every request, so it is never dialled. */
@@ -64,6 +72,9 @@ export function createBedrockFetch(options: CreateClientOptions = {}): FetchLike
     catalog: options.catalog,
     upstream: options.upstream,
     discovery: options.discovery,
+    resilience: options.resilience ?? settings.resilience,
+    onAttempt: options.onAttempt,
+    controls: options.controls,
   });
 }
 
@@ -71,6 +82,8 @@ export function createBedrockFetch(options: CreateClientOptions = {}): FetchLike
 export function createClient(options: CreateClientOptions = {}): Anthropic {
   return new Anthropic({
     ...options.anthropic,
+    // Our attempt loop retries and fails over; the SDK's own retries would multiply attempts.
+    maxRetries: options.anthropic?.maxRetries ?? 0,
     // The transport authenticates each target itself; this placeholder never leaves the process.
     apiKey: "bedrock-claude",
     baseURL: TRANSPORT_BASE_URL,

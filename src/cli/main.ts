@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerAsk } from "./ask.js";
 import { registerChat } from "./chat.js";
+import { registerDrill } from "./drill.js";
 import { registerEmulate } from "./emulate.js";
 import { describeFailure } from "./errors.js";
 import { registerModels } from "./models.js";
@@ -21,6 +22,7 @@ const program = new Command()
 registerAsk(program);
 registerChat(program);
 registerModels(program);
+registerDrill(program);
 registerEmulate(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

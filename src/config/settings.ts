@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import type { ResiliencePolicy } from "../resilience/policy.js";
 import type { TargetOptions } from "../transport/target.js";
 import { bedrockClaudeHome } from "./home.js";
 
@@ -25,11 +26,70 @@ const targetSchema = z
   })
   .strict();
 
+const rateLimitSchema = z
+  .object({
+    rpm: z.number().positive().optional(),
+    tpm: z.number().positive().optional(),
+    maxQueue: z.number().int().min(0).optional(),
+    maxWaitMs: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+const resilienceSchema = z
+  .object({
+    retry: z
+      .object({
+        maxAttempts: z.number().int().min(1).optional(),
+        maxAttemptsPerTarget: z.number().int().min(1).optional(),
+        baseMs: z.number().min(0).optional(),
+        capMs: z.number().min(0).optional(),
+        deadlineMs: z.number().min(0).optional(),
+        budget: z
+          .object({
+            ratio: z.number().min(0).optional(),
+            minRetries: z.number().min(0).optional(),
+            windowMs: z.number().positive().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    breaker: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            consecutiveFailures: z.number().int().min(1).optional(),
+            errorRate: z.number().min(0).max(1).optional(),
+            minRequests: z.number().int().min(1).optional(),
+            windowMs: z.number().positive().optional(),
+            openMs: z.number().positive().optional(),
+            maxOpenMs: z.number().positive().optional(),
+            halfOpenProbes: z.number().int().min(1).optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
+    timeouts: z
+      .object({
+        connectMs: z.number().positive().optional(),
+        firstByteMs: z.number().positive().optional(),
+        idleMs: z.number().positive().optional(),
+        totalMs: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    limits: z.record(z.string(), rateLimitSchema).optional(),
+  })
+  .strict();
+
 export const configFileSchema = targetSchema
   .extend({
     aliases: z.record(z.string(), z.string()).optional(),
     compatibility: z.enum(["drop", "strict"]).optional(),
     targets: z.array(targetSchema).optional(),
+    resilience: resilienceSchema.optional(),
   })
   .strict();
 
@@ -80,6 +140,7 @@ export interface MergedSettings {
   targets: TargetOptions[];
   aliases: Record<string, string>;
   compatibility: "drop" | "strict";
+  resilience?: ResiliencePolicy;
   configPath?: string;
 }
 
@@ -94,7 +155,13 @@ export function mergeSettings(
   env = process.env,
 ): MergedSettings {
   const { path: configPath, config } = loadConfigFile(options.configFile, env);
-  const { targets: fileTargets, aliases: fileAliases, compatibility: fileCompat, ...fileTarget } = config;
+  const {
+    targets: fileTargets,
+    aliases: fileAliases,
+    compatibility: fileCompat,
+    resilience,
+    ...fileTarget
+  } = config;
   const { targets: codeTargets, aliases, compatibility, configFile: _, ...codeTarget } = options;
   const { compatibility: envCompat, ...envTarget } = fromEnv(env);
   const single = { ...defined(fileTarget), ...defined(envTarget), ...defined(codeTarget) } as TargetOptions;
@@ -104,6 +171,7 @@ export function mergeSettings(
     targets,
     aliases: { ...fileAliases, ...aliases },
     compatibility: compatibility ?? envCompat ?? fileCompat ?? "drop",
+    resilience,
     configPath,
   };
 }

@@ -6,16 +6,20 @@
  * streams included) back into the Anthropic API's shape. The official SDK uses it as its `fetch`;
  * the gateway serves it over HTTP.
  */
+
+import { setTimeout as delay } from "node:timers/promises";
 import { eventStreamToSse } from "../bedrock/event-stream-sse.js";
 import { type ModelCatalog, shippedCatalog } from "../models/catalog.js";
 import { ModelDiscovery } from "../models/discovery.js";
 import { availableNames, ModelResolutionError, type ResolvedModel, resolveModel } from "../models/resolve.js";
+import { type ResiliencePolicy, TOTAL_TIMEOUT_DEFAULT_MS } from "../resilience/policy.js";
 import { authorize, CredentialsError } from "./auth.js";
 import { BadRequest, betasOf, type IncomingCall, readCall } from "./call.js";
 import { type AdaptContext, CompatError, CompatPolicy, shippedCompatRules } from "./compat.js";
+import { type AttemptRecord, healthOf, limitersFor, type ResilienceState, runAttempts } from "./resilient.js";
 import { adaptBedrockError, errorMessageOf, errorResponse, jsonResponse } from "./responses.js";
 import type { Target } from "./target.js";
-import { createUpstreamFetch, type UpstreamFetch } from "./upstream.js";
+import { createUpstreamFetch, dispatcherFor, type UpstreamFetch } from "./upstream.js";
 
 /** What InvokeModel wants in `anthropic_version` unless the caller set one. */
 export const BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31";
@@ -44,6 +48,20 @@ export interface TransportOptions {
    * for an hour, and a role without `bedrock:List*` simply falls back to the catalog.
    */
   discovery?: boolean;
+  /** Retries, failover, breakers, limits, timeouts (see docs/resilience.md). */
+  resilience?: ResiliencePolicy;
+  /** Called with every upstream attempt (also published on the `bedrock-claude:attempt` diagnostics channel). */
+  onAttempt?: (attempt: AttemptRecord) => void;
+  /** Filled in with controls over the chain's breakers (the drill forces the primary's open). */
+  controls?: TransportControls;
+}
+
+/** Handles on a running transport's resilience state. */
+export interface TransportControls {
+  /** Opens a target's breaker now, for `ms` (or its policy's time). */
+  forceOpen?: (target: string, ms?: number) => void;
+  /** Each target's breaker state. */
+  breakerStates?: () => Record<string, string>;
 }
 
 const encoder = new TextEncoder();
@@ -57,7 +75,8 @@ interface Context {
   catalog: ModelCatalog;
   aliases: Record<string, string> | undefined;
   compat: CompatPolicy;
-  upstream: UpstreamFetch;
+  /** The HTTP client for a target (its timeouts; a proxy when the environment names one). */
+  upstreamFor: (target: Target) => UpstreamFetch;
   discovery: ModelDiscovery | undefined;
 }
 
@@ -170,7 +189,7 @@ async function send(ctx: Context, target: Target, call: IncomingCall, prepared: 
   }
   const bytes = encoder.encode(JSON.stringify(body));
   const signed = await authorize(target, { method: "POST", url: prepared.url, headers, body: bytes });
-  return ctx.upstream(prepared.url.toString(), {
+  return ctx.upstreamFor(target)(prepared.url.toString(), {
     method: "POST",
     headers: signed,
     body: bytes,
@@ -268,7 +287,7 @@ async function countTokens(ctx: Context, target: Target, call: IncomingCall): Pr
     },
     "runtime",
   );
-  const upstream = await ctx.upstream(url.toString(), {
+  const upstream = await ctx.upstreamFor(target)(url.toString(), {
     method: "POST",
     headers,
     body: payload,
@@ -325,7 +344,7 @@ async function passThrough(ctx: Context, target: Target, call: IncomingCall): Pr
       headers[name] = value;
   }
   const signed = await authorize(target, { method: call.method, url, headers });
-  const upstream = await ctx.upstream(url.toString(), {
+  const upstream = await ctx.upstreamFor(target)(url.toString(), {
     method: call.method,
     headers: signed,
     body: call.rawBody,
@@ -338,21 +357,45 @@ async function passThrough(ctx: Context, target: Target, call: IncomingCall): Pr
   );
 }
 
+/** Turns the transport's own refusals into the Anthropic answers the SDK expects. */
+function refusal(error: unknown, target: Target): Response {
+  if (error instanceof ModelResolutionError)
+    return errorResponse("not_found_error", error.message, targetHeaders(target));
+  if (error instanceof CompatError)
+    return errorResponse("invalid_request_error", error.message, targetHeaders(target));
+  if (error instanceof CredentialsError)
+    return errorResponse("authentication_error", error.message, targetHeaders(target));
+  // Network failures and aborts propagate, so the attempt loop (and the SDK) see them as such.
+  throw error;
+}
+
+/** Tokens a limiter reserves for a request: a cheap input estimate (4 bytes a token) plus max_tokens. */
+function reserveTokens(call: IncomingCall): number {
+  const maxTokens = typeof call.body?.max_tokens === "number" ? call.body.max_tokens : 0;
+  return Math.ceil((call.rawBody?.length ?? 0) / 4) + maxTokens;
+}
+
 export function createTransport(options: TransportOptions): FetchLike {
   const warn = options.warn ?? ((m: string) => console.warn(m));
-  const upstream = options.upstream ?? createUpstreamFetch();
+  const policy = options.resilience ?? {};
+  const sharedUpstream = options.upstream ?? createUpstreamFetch(dispatcherFor(policy.timeouts));
   const ctx: Context = {
     warn,
     lifecycleWarned: new Set(),
     catalog: options.catalog ?? shippedCatalog(),
     aliases: options.aliases,
-    compat: new CompatPolicy(
-      shippedCompatRules(),
-      options.compatibility ?? "drop",
-      options.warn ?? ((m) => console.warn(m)),
-    ),
-    upstream,
-    discovery: options.discovery === false ? undefined : new ModelDiscovery(upstream),
+    compat: new CompatPolicy(shippedCompatRules(), options.compatibility ?? "drop", warn),
+    upstreamFor: () => sharedUpstream,
+    discovery: options.discovery === false ? undefined : new ModelDiscovery(sharedUpstream),
+  };
+  const resilience: ResilienceState = {
+    policy,
+    health: new Map(),
+    limiters: limitersFor(policy),
+    now: Date.now,
+    random: Math.random,
+    sleep: (ms, signal) => (ms > 0 ? delay(ms, undefined, { signal }) : Promise.resolve()),
+    onAttempt: options.onAttempt,
   };
   const targets = Promise.resolve(options.targets).then((list) => {
     if (list.length === 0) throw new Error("bedrock-claude: the transport needs at least one target");
@@ -360,8 +403,17 @@ export function createTransport(options: TransportOptions): FetchLike {
   });
   // Settled here so that a failure surfaces on the first request, not as an unhandled rejection.
   targets.catch(() => undefined);
+  if (options.controls) {
+    options.controls.forceOpen = (name, ms) => {
+      healthOf(resilience, name).breaker?.forceOpen(ms);
+    };
+    options.controls.breakerStates = () =>
+      Object.fromEntries([...resilience.health].map(([name, h]) => [name, h.breaker?.current() ?? "off"]));
+  }
+  const totalMs = policy.timeouts?.totalMs ?? TOTAL_TIMEOUT_DEFAULT_MS;
+
   return async (input, init) => {
-    const target = (await targets)[0]!;
+    const chain = await targets;
     let call: IncomingCall;
     try {
       call = await readCall(input, init);
@@ -369,29 +421,33 @@ export function createTransport(options: TransportOptions): FetchLike {
       if (error instanceof BadRequest) return errorResponse("invalid_request_error", error.message);
       throw error;
     }
-    try {
-      switch (call.operation) {
-        case "messages":
-          return await messages(ctx, target, call);
-        case "count_tokens":
-          return await countTokens(ctx, target, call);
-        case "models":
-        case "model":
-          return target.provider === "anthropic"
-            ? await passThrough(ctx, target, call)
-            : models(ctx, target, call);
-        default:
-          return await passThrough(ctx, target, call);
+    const first = chain[0]!;
+    if (call.operation !== "messages" && call.operation !== "count_tokens") {
+      try {
+        if (call.operation === "other" || first.provider === "anthropic")
+          return await passThrough(ctx, first, call);
+        return models(ctx, first, call);
+      } catch (error) {
+        return refusal(error, first);
       }
-    } catch (error) {
-      if (error instanceof ModelResolutionError)
-        return errorResponse("not_found_error", error.message, targetHeaders(target));
-      if (error instanceof CompatError)
-        return errorResponse("invalid_request_error", error.message, targetHeaders(target));
-      if (error instanceof CredentialsError)
-        return errorResponse("authentication_error", error.message, targetHeaders(target));
-      // Network failures and aborts propagate, so the SDK reports (and may retry) them as such.
-      throw error;
     }
+    // The whole exchange (retries, streaming) ends at the total timeout or when the caller aborts.
+    const total = AbortSignal.timeout(totalMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, total]) : total;
+    const operation = call.operation === "messages" ? messages : countTokens;
+    return runAttempts(resilience, {
+      targets: chain,
+      model: String(call.body?.model),
+      tokens: reserveTokens(call),
+      stream: call.operation === "messages" && call.body?.stream === true,
+      signal,
+      send: async (target, attemptSignal) => {
+        try {
+          return await operation(ctx, target, { ...call, signal: attemptSignal });
+        } catch (error) {
+          return refusal(error, target);
+        }
+      },
+    });
   };
 }
