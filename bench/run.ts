@@ -8,6 +8,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { benchClient } from "./client.js";
 import { benchEmulator, type Row } from "./emulator.js";
+import { benchResilience } from "./resilience.js";
 
 const results = fileURLToPath(new URL("./RESULTS.md", import.meta.url));
 
@@ -19,21 +20,38 @@ function table(rows: Row[]): string {
   ].join("\n");
 }
 
-const emulatorRows = await benchEmulator();
-process.stdout.write(`### Emulator\n\n${table(emulatorRows)}\n\n`);
-const clientRows = await benchClient();
-process.stdout.write(`### Client\n\n${table(clientRows)}\n\n`);
+/** `npm run bench -- resilience client` runs only the named benchmarks; all without names. */
+const only = new Set(process.argv.slice(2));
+const wanted = (name: string) => only.size === 0 || only.has(name);
+
+const sections: { title: string; intro?: string; rows: Row[] }[] = [];
+if (wanted("emulator")) sections.push({ title: "Emulator", rows: await benchEmulator() });
+if (wanted("client")) {
+  sections.push({
+    title: "Client",
+    intro:
+      "`createClient()` (ours), `AnthropicBedrock` (`@anthropic-ai/bedrock-sdk`) and the raw AWS SDK against one " +
+      "emulator in a child process with no added latency; CPU is this process's `process.cpuUsage()` (user + " +
+      "system) per call, so the emulator's CPU is not counted.",
+    rows: await benchClient(),
+  });
+}
+if (wanted("resilience")) {
+  sections.push({
+    title: "Resilience layer",
+    intro:
+      "The attempt loop around an in-process upstream that answers at once, against the same upstream read directly; 50,000 calls each.",
+    rows: await benchResilience(),
+  });
+}
+for (const s of sections) process.stdout.write(`### ${s.title}\n\n${table(s.rows)}\n\n`);
 
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+const command = only.size === 0 ? "npm run bench" : `npm run bench -- ${[...only].join(" ")}`;
 const section = [
-  `## ${new Date().toISOString().slice(0, 10)}: emulator and client`,
-  `Command: \`npm run build && npm run bench\`. Machine: ${os.cpus().length} × ${cpu}, Node ${process.version}.`,
-  `### Emulator\n\n${table(emulatorRows)}`,
-  "### Client\n\n" +
-    "`createClient()` (ours), `AnthropicBedrock` (`@anthropic-ai/bedrock-sdk`) and the raw AWS SDK against one " +
-    "emulator in a child process with no added latency; CPU is this process's `process.cpuUsage()` (user + " +
-    "system) per call, so the emulator's CPU is not counted.\n\n" +
-    table(clientRows),
+  `## ${new Date().toISOString().slice(0, 10)}: ${sections.map((s) => s.title.toLowerCase()).join(", ")}`,
+  `Command: \`${command}\`. Machine: ${os.cpus().length} × ${cpu}, Node ${process.version}.`,
+  ...sections.map((s) => `### ${s.title}\n\n${s.intro ? `${s.intro}\n\n` : ""}${table(s.rows)}`),
 ].join("\n\n");
 
 let previous = "";
