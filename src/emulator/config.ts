@@ -34,6 +34,8 @@ export const faultSpecSchema = z
 
 export type FaultRule = z.infer<typeof faultRuleSchema>;
 export type FaultSpec = z.infer<typeof faultSpecSchema>;
+/** A fault spec as written: `rate` defaults to 1. */
+export type FaultSpecInput = z.input<typeof faultSpecSchema>;
 
 const identitySchema = z
   .object({

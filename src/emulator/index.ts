@@ -12,6 +12,8 @@ import {
   type EmulatorConfig,
   type EmulatorConfigInput,
   type FaultSpec,
+  type FaultSpecInput,
+  faultSpecSchema,
   loadEmulatorConfigFile,
   parseEmulatorConfig,
 } from "./config.js";
@@ -55,7 +57,7 @@ export interface RunningEmulator {
     anthropicApiKey: string;
     account: string;
   };
-  setFaults(spec: FaultSpec): void;
+  setFaults(spec: FaultSpecInput): void;
   clearFaults(): void;
   requests(): readonly RequestRecord[];
   usage(): UsageTotals[];
@@ -103,7 +105,8 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       anthropicApiKey: DEFAULT_ANTHROPIC_API_KEY,
       account: DEFAULT_IDENTITY.account,
     },
-    setFaults: (spec) => state.faults.set(spec),
+    // Through the schema: defaults (rate 1) and validation, as the admin API applies them.
+    setFaults: (spec) => state.faults.set(faultSpecSchema.parse(spec)),
     clearFaults: () => state.faults.clear(),
     requests: () => state.journal.requests(),
     usage: () => state.journal.usageTotals(),

@@ -48,7 +48,11 @@ export class CircuitBreaker {
 
   /** The state now (an open breaker whose time is up reports half-open). */
   current(): BreakerState {
-    if (this.state === "open" && this.now() - this.openedAt >= this.openFor) this.set("half-open");
+    if (this.state === "open" && this.now() - this.openedAt >= this.openFor) {
+      // Late reports from an earlier half-open period must not eat this period's probes.
+      this.probes = 0;
+      this.set("half-open");
+    }
     return this.state;
   }
 

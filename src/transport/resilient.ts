@@ -137,6 +137,15 @@ async function firstEvent(response: Response): Promise<{ response: Response; err
   return { response: replay, errorStatus: status };
 }
 
+/** Tokens a JSON answer used, from the token-count headers the transport passes on (InvokeModel's). */
+function usedTokens(headers: Headers): number | undefined {
+  const input = headers.get("x-amzn-bedrock-input-token-count");
+  const output = headers.get("x-amzn-bedrock-output-token-count");
+  if (input === null || output === null) return undefined;
+  const cached = Number(headers.get("x-amzn-bedrock-cache-write-input-token-count") ?? 0);
+  return Number(input) + Number(output) + cached;
+}
+
 function outcomeOf(response: Response): Outcome {
   return { status: response.status, errorName: response.headers.get("x-amzn-errortype") ?? undefined };
 }
@@ -214,7 +223,11 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
         response = await plan.send(target, plan.signal);
       } catch (error) {
         reservation?.release();
-        if (plan.signal?.aborted) throw error;
+        if (plan.signal?.aborted) {
+          // The caller gave up: this says nothing about the target, but a probe slot must be freed.
+          health.breaker?.neutral();
+          throw error;
+        }
         const networkCode = networkCodeOf(error) ?? "UND_ERR_SOCKET";
         const verdict = classify({ networkCode });
         health.breaker?.failure();
@@ -235,9 +248,16 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
       }
       let outcome = outcomeOf(response);
       if (plan.stream && response.ok) {
-        const peeked = await firstEvent(response);
-        response = peeked.response;
-        if (peeked.errorStatus !== undefined) outcome = { status: peeked.errorStatus };
+        try {
+          const peeked = await firstEvent(response);
+          response = peeked.response;
+          if (peeked.errorStatus !== undefined) outcome = { status: peeked.errorStatus };
+        } catch (error) {
+          // The stream broke (or the caller aborted) before its first event.
+          reservation?.release();
+          health.breaker?.neutral();
+          throw error;
+        }
       }
       const verdict = classify(outcome);
       const latencyMs = state.now() - t0;
@@ -253,7 +273,7 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
       if (verdict === "success") {
         health.breaker?.success();
         limiter?.onSuccess();
-        reservation?.settle(plan.tokens);
+        reservation?.settle(usedTokens(response.headers) ?? plan.tokens);
         return withAttempts(response, records);
       }
       if (isThrottle(outcome)) {

@@ -28,8 +28,14 @@ export function jsonResponse(body: unknown, headers: Record<string, string> = {}
 export function adaptBedrockError(
   upstream: Response,
   text: string,
-  extraHeaders: Record<string, string>,
+  headers: Record<string, string>,
 ): Response {
+  // Keep the server's wait, if it gave one, for the attempt loop.
+  const extraHeaders = { ...headers };
+  for (const name of ["retry-after", "retry-after-ms"]) {
+    const value = upstream.headers.get(name);
+    if (value !== null) extraHeaders[name] = value;
+  }
   const requestId =
     upstream.headers.get("x-amzn-requestid") ?? upstream.headers.get("request-id") ?? undefined;
   const name = errorNameFromHeader(upstream.headers.get("x-amzn-errortype"));

@@ -91,8 +91,20 @@ function requestIdOf(response: Response): string | undefined {
 }
 
 /** Success: the upstream body as it is (JSON or SSE), with the request id the SDK reads. */
+/**
+ * Upstream headers worth keeping: the server's wait (Retry-After), Bedrock's token counts (usage
+ * without parsing the body), and the Anthropic API's rate-limit state.
+ */
+const KEPT_HEADER = /^(retry-after(-ms)?|x-amzn-bedrock-[\w-]+|anthropic-ratelimit-[\w-]+|x-should-retry)$/;
+
+export function keptHeaders(upstream: Response): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of upstream.headers) if (KEPT_HEADER.test(name)) kept[name] = value;
+  return kept;
+}
+
 function passSuccess(upstream: Response, contentType: string, extra: Record<string, string>): Response {
-  const headers: Record<string, string> = { "content-type": contentType, ...extra };
+  const headers: Record<string, string> = { ...keptHeaders(upstream), "content-type": contentType, ...extra };
   const requestId = requestIdOf(upstream);
   if (requestId) headers["request-id"] = requestId;
   return new Response(upstream.body, { status: upstream.status, headers });
