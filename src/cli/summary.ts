@@ -16,6 +16,9 @@ export function printSummary(message: Message, headers?: Headers | null): void {
     message.stop_reason ?? undefined,
   ].filter(Boolean);
   process.stderr.write(`[${parts.join(" · ")}]\n`);
+  // Retries and failovers are worth seeing: print the attempts when there was more than one.
+  const attempts = headers?.get("x-bedrock-claude-attempts");
+  if (attempts?.includes(";")) process.stderr.write(`attempts: ${attempts}\n`);
   if (message.stop_reason === "max_tokens") {
     process.stderr.write(
       `warning: the answer was cut at ${message.usage.output_tokens} tokens (stop_reason max_tokens); raise --max-tokens for the whole answer.\n`,
