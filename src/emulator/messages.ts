@@ -281,6 +281,8 @@ function streamBody(
   input: Omit<Billing, "output">,
 ): ReadableStream<Uint8Array> {
   const total: Billing = { ...input, output: events.reduce((n, e) => n + e.outputTokens, 0) };
+  // The whole output is billed with message_delta (see pull below).
+  for (const event of events) event.outputTokens = event.type === "message_delta" ? total.output : 0;
   const all = frames(state, call, events, total);
   const encoder = new TextEncoder();
   let next = 0;
@@ -321,6 +323,9 @@ function streamBody(
         return;
       }
       if (frame.counts) counted++;
+      // Billing: the input once message_start went out; the output once message_delta (which
+      // carries the final count) did. A stream cut before that bills no output: the client cannot
+      // know how much the model wrote, and a ledger must be able to agree with the bill.
       if (frame.billsInput) Object.assign(delivered, input);
       delivered.output += frame.outputTokens;
       controller.enqueue(typeof frame.bytes === "string" ? encoder.encode(frame.bytes) : frame.bytes);

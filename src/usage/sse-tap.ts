@@ -1,0 +1,74 @@
+/**
+ * A pass-through TransformStream over Anthropic SSE that watches the events that carry usage
+ * (message_start, message_delta, error) and leaves the bytes untouched. Only those events' data
+ * lines are parsed; text deltas pass without being read.
+ */
+const WATCHED = /^event: (message_start|message_delta|error)$/;
+
+export interface SseTapCallbacks {
+  onEvent(type: string, data: Record<string, unknown>): void;
+  /** The stream ended: `complete` false when it was cancelled or failed. */
+  onEnd(complete: boolean): void;
+}
+
+/**
+ * Returns `body` as it is, reporting usage events on the way and the end: complete when it closed
+ * normally, incomplete when it failed or the reader cancelled (a client that went away).
+ */
+export function sseTap(body: ReadableStream<Uint8Array>, callbacks: SseTapCallbacks): ReadableStream<Uint8Array> {
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  let carry = "";
+  let pending: string | null = null;
+  let ended = false;
+  const end = (complete: boolean) => {
+    if (ended) return;
+    ended = true;
+    callbacks.onEnd(complete);
+  };
+  const scan = (text: string) => {
+    carry += text;
+    let newline = carry.indexOf("\n");
+    while (newline >= 0) {
+      const line = carry.slice(0, newline).replace(/\r$/, "");
+      carry = carry.slice(newline + 1);
+      if (pending !== null && line.startsWith("data: ")) {
+        try {
+          callbacks.onEvent(pending, JSON.parse(line.slice(6)) as Record<string, unknown>);
+        } catch {
+          // not JSON: nothing to account for
+        }
+        pending = null;
+      } else {
+        const match = WATCHED.exec(line);
+        if (match) pending = match[1]!;
+        else if (line === "") pending = null;
+      }
+      newline = carry.indexOf("\n");
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        end(false);
+        controller.error(error);
+        return;
+      }
+      if (result.done) {
+        scan(decoder.decode());
+        end(true);
+        controller.close();
+        return;
+      }
+      scan(decoder.decode(result.value, { stream: true }));
+      controller.enqueue(result.value);
+    },
+    async cancel(reason) {
+      end(false);
+      await reader.cancel(reason);
+    },
+  });
+}

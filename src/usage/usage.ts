@@ -1,0 +1,92 @@
+/**
+ * Token usage as the ledger keeps it: input, output, cache write (5 minutes and 1 hour apart) and
+ * cache read, read from a Message, from stream events, or from Bedrock's token-count headers.
+ */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  /** All cache writes; of which `cacheWrite1hTokens` have the one-hour TTL. */
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
+  cacheReadTokens: number;
+}
+
+export const NO_USAGE: Usage = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
+  cacheReadTokens: 0,
+};
+
+function num(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : 0;
+}
+
+/** The `usage` object of a Message (or of message_start's message, or message_delta). */
+export function usageFrom(raw: unknown): Partial<Usage> {
+  if (typeof raw !== "object" || raw === null) return {};
+  const u = raw as Record<string, unknown>;
+  const out: Partial<Usage> = {};
+  if ("input_tokens" in u) out.inputTokens = num(u.input_tokens);
+  if ("output_tokens" in u) out.outputTokens = num(u.output_tokens);
+  if ("cache_creation_input_tokens" in u) out.cacheWriteTokens = num(u.cache_creation_input_tokens);
+  if ("cache_read_input_tokens" in u) out.cacheReadTokens = num(u.cache_read_input_tokens);
+  const split = u.cache_creation as Record<string, unknown> | undefined;
+  if (split && typeof split === "object") out.cacheWrite1hTokens = num(split.ephemeral_1h_input_tokens);
+  return out;
+}
+
+/**
+ * What a stream says about usage, event by event: message_start carries input and cache tokens,
+ * message_delta the final output count (and, on the current API, input and cache again).
+ */
+export class StreamUsage {
+  usage: Usage = { ...NO_USAGE };
+  stopReason: string | null = null;
+  /** Whether message_start arrived (the input was billed). */
+  started = false;
+  /** Whether message_delta arrived (the output count is final). */
+  finished = false;
+  errorName: string | null = null;
+
+  onEvent(type: string, data: Record<string, unknown>): void {
+    if (type === "message_start") {
+      this.started = true;
+      const message = data.message as Record<string, unknown> | undefined;
+      this.usage = { ...this.usage, ...usageFrom(message?.usage), outputTokens: 0 };
+    } else if (type === "message_delta") {
+      this.finished = true;
+      this.usage = { ...this.usage, ...usageFrom(data.usage) };
+      const delta = data.delta as { stop_reason?: string } | undefined;
+      this.stopReason = delta?.stop_reason ?? this.stopReason;
+    } else if (type === "error") {
+      const error = data.error as { type?: string } | undefined;
+      this.errorName = error?.type ?? "error";
+    }
+  }
+
+  /**
+   * What the stream cost. One that never reached message_delta bills its input (once message_start
+   * went out) and no output: the client cannot know how many output tokens the model produced
+   * (the emulator bills cut streams the same way, so the two agree exactly).
+   */
+  billed(): Usage {
+    if (!this.started) return { ...NO_USAGE };
+    return this.finished ? this.usage : { ...this.usage, outputTokens: 0 };
+  }
+}
+
+/** InvokeModel's token-count headers, when the transport passed them on. */
+export function usageFromHeaders(headers: Headers): Usage | undefined {
+  const input = headers.get("x-amzn-bedrock-input-token-count");
+  const output = headers.get("x-amzn-bedrock-output-token-count");
+  if (input === null || output === null) return undefined;
+  return {
+    inputTokens: Number(input),
+    outputTokens: Number(output),
+    cacheWriteTokens: Number(headers.get("x-amzn-bedrock-cache-write-input-token-count") ?? 0),
+    cacheWrite1hTokens: 0,
+    cacheReadTokens: Number(headers.get("x-amzn-bedrock-cache-read-input-token-count") ?? 0),
+  };
+}
