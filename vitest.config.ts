@@ -1,3 +1,5 @@
+import os from "node:os";
+import path from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -10,6 +12,8 @@ export default defineConfig({
     env: {
       // The AWS SDK warns once per process that its 2027 releases will need Node 22.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      // Tests never write the user's own ledger or config.
+      BEDROCK_CLAUDE_HOME: path.join(os.tmpdir(), `bedrock-claude-vitest-${process.pid}`),
     },
   },
 });

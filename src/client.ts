@@ -6,13 +6,17 @@
  */
 import Anthropic, { type ClientOptions as AnthropicClientOptions } from "@anthropic-ai/sdk";
 import { resolveRegion } from "./aws/region.js";
-import { mergeSettings } from "./config/settings.js";
-import type { ModelCatalog } from "./models/catalog.js";
+import { type MergedSettings, mergeSettings } from "./config/settings.js";
+import { type ModelCatalog, shippedCatalog } from "./models/catalog.js";
 import type { ResiliencePolicy } from "./resilience/policy.js";
 import type { AttemptRecord } from "./transport/resilient.js";
 import { createTarget, type Target, type TargetOptions } from "./transport/target.js";
 import { createTransport, type FetchLike, type TransportControls } from "./transport/transport.js";
 import type { UpstreamFetch } from "./transport/upstream.js";
+import type { LedgerStore } from "./usage/ledger.js";
+import { type LedgerOption, openLedger } from "./usage/open-ledger.js";
+import { type ModelPrices, PriceBook, shippedPrices } from "./usage/prices.js";
+import { UsageRecorder } from "./usage/recorder.js";
 
 export interface CreateClientOptions extends TargetOptions {
   /** The ordered failover chain; without it, one target from the options above. */
@@ -39,6 +43,15 @@ export interface CreateClientOptions extends TargetOptions {
   onAttempt?: (attempt: AttemptRecord) => void;
   /** Filled in with controls over the breakers (the drill uses it). */
   controls?: TransportControls;
+  /**
+   * The usage ledger: `{ path }` of a SQLite file, `{ store }`, or `false` for none. Default:
+   * `BEDROCK_CLAUDE_LEDGER` (a path or `off`), else `$BEDROCK_CLAUDE_HOME/ledger.db`.
+   */
+  ledger?: LedgerOption;
+  /** The application tag recorded with each request (per request: the `x-bedrock-claude-tag` header). */
+  tag?: string;
+  /** Prices to add or override (USD per million tokens), beside `data/prices.json`. */
+  prices?: ModelPrices[];
 }
 
 /** The base URL the SDK is given; the transport answers every request, so it is never dialled. */
@@ -61,6 +74,29 @@ export async function resolveTargets(
   );
 }
 
+/** The ledger recorder of a client, or undefined when the ledger is off. */
+function recorderFor(options: CreateClientOptions, settings: MergedSettings): UsageRecorder | undefined {
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  let store: LedgerStore | undefined;
+  try {
+    store = openLedger(options.ledger ?? settings.ledger);
+  } catch (error) {
+    // A ledger that cannot open must not stop the client: say so, and run without it.
+    warn(
+      `bedrock-claude: the usage ledger could not be opened (${(error as Error).message}); usage is not being recorded.`,
+    );
+    return undefined;
+  }
+  if (!store) return undefined;
+  return new UsageRecorder({
+    store,
+    prices: new PriceBook(shippedPrices(), [...(settings.prices ?? []), ...(options.prices ?? [])]),
+    catalog: options.catalog ?? shippedCatalog(),
+    tag: options.tag ?? settings.tag,
+    warn,
+  });
+}
+
 /** The transport alone: a `fetch` for code that wants to hand it to another client. */
 export function createBedrockFetch(options: CreateClientOptions = {}): FetchLike {
   const settings = mergeSettings(options);
@@ -75,6 +111,7 @@ export function createBedrockFetch(options: CreateClientOptions = {}): FetchLike
     resilience: options.resilience ?? settings.resilience,
     onAttempt: options.onAttempt,
     controls: options.controls,
+    recorder: recorderFor(options, settings),
   });
 }
 

@@ -1,9 +1,14 @@
 /** `bedrock-claude ask`, `chat` and `models`, run as a user runs them, against `--emulator`. */
 import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+/** A fresh BEDROCK_CLAUDE_HOME: the CLI's ledger goes there, never to the user's. */
+const HOME_DIR = mkdtempSync(path.join(os.tmpdir(), "bedrock-claude-cli-"));
 
 interface Run {
   code: number | null;
@@ -20,7 +25,7 @@ function cli(args: string[], stdin = "", env: Record<string, string> = {}): Prom
         AWS_REGION: "",
         AWS_PROFILE: "",
         AWS_BEARER_TOKEN_BEDROCK: "",
-        BEDROCK_CLAUDE_HOME: "/nonexistent",
+        BEDROCK_CLAUDE_HOME: HOME_DIR,
         ...env,
       },
     });

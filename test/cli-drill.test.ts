@@ -7,11 +7,13 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+/** A fresh BEDROCK_CLAUDE_HOME: the CLI's ledger goes there, never to the user's. */
+const HOME_DIR = mkdtempSync(path.join(os.tmpdir(), "bedrock-claude-cli-"));
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-      env: { ...process.env, AWS_REGION: "", AWS_PROFILE: "", BEDROCK_CLAUDE_HOME: "/nonexistent" },
+      env: { ...process.env, AWS_REGION: "", AWS_PROFILE: "", BEDROCK_CLAUDE_HOME: HOME_DIR },
     });
     let stdout = "";
     let stderr = "";

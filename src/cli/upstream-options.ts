@@ -3,8 +3,10 @@
  * --model --emulator`), turned into `createClient()` options. `--emulator` starts an emulator in
  * this process and points at it, so everything can be tried without an AWS account.
  */
+import path from "node:path";
 import type { Command } from "commander";
 import type { CreateClientOptions } from "../client.js";
+import { bedrockClaudeHome } from "../config/home.js";
 import { type RunningEmulator, startEmulator } from "../emulator/index.js";
 import type { Provider } from "../models/resolve.js";
 
@@ -20,6 +22,11 @@ export interface UpstreamFlags {
 }
 
 const PROVIDERS: readonly Provider[] = ["bedrock", "bedrock-mantle", "anthropic"];
+
+/** The ledger `--emulator` runs record into (`usage --emulator` reads it). */
+export function emulatorLedgerPath(): string {
+  return path.join(bedrockClaudeHome(), "emulator-ledger.db");
+}
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -64,6 +71,8 @@ export async function upstreamFrom(flags: UpstreamFlags): Promise<Upstream> {
     options: {
       ...options,
       provider,
+      // Emulated calls cost nothing: they go to a ledger of their own, not the real one.
+      ledger: { path: emulatorLedgerPath() },
       endpoint: emulator.url,
       credentials: {
         accessKeyId: emulator.credentials.accessKeyId,

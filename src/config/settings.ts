@@ -9,6 +9,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { ResiliencePolicy } from "../resilience/policy.js";
 import type { TargetOptions } from "../transport/target.js";
+import type { ModelPrices } from "../usage/prices.js";
 import { bedrockClaudeHome } from "./home.js";
 
 const providerSchema = z.enum(["bedrock", "bedrock-mantle", "anthropic"]);
@@ -84,12 +85,42 @@ const resilienceSchema = z
   })
   .strict();
 
+const priceSchema = z
+  .object({
+    input: z.number().min(0),
+    output: z.number().min(0),
+    cacheWrite5m: z.number().min(0),
+    cacheWrite1h: z.number().min(0),
+    cacheRead: z.number().min(0),
+    batchInput: z.number().min(0).optional(),
+    batchOutput: z.number().min(0).optional(),
+  })
+  .strict();
+
+const priceEntrySchema = z
+  .object({
+    anthropicName: z.string(),
+    anthropic: priceSchema.optional(),
+    bedrock: z
+      .object({
+        global: priceSchema.optional(),
+        regional: priceSchema.optional(),
+        extendedAccess: priceSchema.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const configFileSchema = targetSchema
   .extend({
     aliases: z.record(z.string(), z.string()).optional(),
     compatibility: z.enum(["drop", "strict"]).optional(),
     targets: z.array(targetSchema).optional(),
     resilience: resilienceSchema.optional(),
+    ledger: z.union([z.literal(false), z.object({ path: z.string().optional() }).strict()]).optional(),
+    tag: z.string().optional(),
+    prices: z.array(priceEntrySchema).optional(),
   })
   .strict();
 
@@ -141,6 +172,9 @@ export interface MergedSettings {
   aliases: Record<string, string>;
   compatibility: "drop" | "strict";
   resilience?: ResiliencePolicy;
+  ledger?: false | { path?: string };
+  tag?: string;
+  prices?: ModelPrices[];
   configPath?: string;
 }
 
@@ -160,6 +194,9 @@ export function mergeSettings(
     aliases: fileAliases,
     compatibility: fileCompat,
     resilience,
+    ledger,
+    tag,
+    prices,
     ...fileTarget
   } = config;
   const { targets: codeTargets, aliases, compatibility, configFile: _, ...codeTarget } = options;
@@ -172,6 +209,9 @@ export function mergeSettings(
     aliases: { ...fileAliases, ...aliases },
     compatibility: compatibility ?? envCompat ?? fileCompat ?? "drop",
     resilience,
+    ledger,
+    tag,
+    prices,
     configPath,
   };
 }

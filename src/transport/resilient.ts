@@ -77,6 +77,8 @@ export interface AttemptPlan {
   stream: boolean;
   signal: AbortSignal | undefined;
   send: (target: Target, signal: AbortSignal | undefined) => Promise<Response>;
+  /** Receives every attempt record (the ledger keeps them). */
+  records?: AttemptRecord[];
 }
 
 function attemptsHeader(records: AttemptRecord[]): string {
@@ -153,7 +155,7 @@ function outcomeOf(response: Response): Outcome {
 /** Runs the attempts of one request over the chain. */
 export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Promise<Response> {
   const retry = { ...RETRY_DEFAULTS, ...state.policy.retry };
-  const records: AttemptRecord[] = [];
+  const records: AttemptRecord[] = plan.records ?? [];
   const started = state.now();
   let lastResponse: Response | undefined;
   let lastError: unknown;

@@ -13,6 +13,7 @@ import { type ModelCatalog, shippedCatalog } from "../models/catalog.js";
 import { ModelDiscovery } from "../models/discovery.js";
 import { availableNames, ModelResolutionError, type ResolvedModel, resolveModel } from "../models/resolve.js";
 import { type ResiliencePolicy, TOTAL_TIMEOUT_DEFAULT_MS } from "../resilience/policy.js";
+import type { UsageRecorder } from "../usage/recorder.js";
 import { authorize, CredentialsError } from "./auth.js";
 import { BadRequest, betasOf, type IncomingCall, readCall } from "./call.js";
 import { type AdaptContext, CompatError, CompatPolicy, shippedCompatRules } from "./compat.js";
@@ -54,6 +55,8 @@ export interface TransportOptions {
   onAttempt?: (attempt: AttemptRecord) => void;
   /** Filled in with controls over the chain's breakers (the drill forces the primary's open). */
   controls?: TransportControls;
+  /** Where each request's usage and cost is recorded (default: none at this level; createClient opens one). */
+  recorder?: UsageRecorder;
 }
 
 /** Handles on a running transport's resilience state. */
@@ -447,19 +450,40 @@ export function createTransport(options: TransportOptions): FetchLike {
     const total = AbortSignal.timeout(totalMs);
     const signal = call.signal ? AbortSignal.any([call.signal, total]) : total;
     const operation = call.operation === "messages" ? messages : countTokens;
-    return runAttempts(resilience, {
-      targets: chain,
-      model: String(call.body?.model),
-      tokens: reserveTokens(call),
-      stream: call.operation === "messages" && call.body?.stream === true,
-      signal,
-      send: async (target, attemptSignal) => {
-        try {
-          return await operation(ctx, target, { ...call, signal: attemptSignal });
-        } catch (error) {
-          return refusal(error, target);
-        }
-      },
-    });
+    const stream = call.operation === "messages" && call.body?.stream === true;
+    const records: AttemptRecord[] = [];
+    const startedAt = Date.now();
+    // count_tokens bills nothing: only messages go to the ledger.
+    const recorder = call.operation === "messages" ? options.recorder : undefined;
+    const request = {
+      startedAt,
+      chain,
+      modelRequested: String(call.body?.model),
+      stream,
+      attempts: records,
+      headers: call.headers,
+    };
+    let response: Response;
+    try {
+      response = await runAttempts(resilience, {
+        targets: chain,
+        model: String(call.body?.model),
+        tokens: reserveTokens(call),
+        stream,
+        signal,
+        records,
+        send: async (target, attemptSignal) => {
+          try {
+            return await operation(ctx, target, { ...call, signal: attemptSignal });
+          } catch (error) {
+            return refusal(error, target);
+          }
+        },
+      });
+    } catch (error) {
+      recorder?.failedWithoutAnswer(request, error);
+      throw error;
+    }
+    return recorder ? recorder.finish(request, response) : response;
   };
 }

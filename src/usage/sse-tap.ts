@@ -15,7 +15,10 @@ export interface SseTapCallbacks {
  * Returns `body` as it is, reporting usage events on the way and the end: complete when it closed
  * normally, incomplete when it failed or the reader cancelled (a client that went away).
  */
-export function sseTap(body: ReadableStream<Uint8Array>, callbacks: SseTapCallbacks): ReadableStream<Uint8Array> {
+export function sseTap(
+  body: ReadableStream<Uint8Array>,
+  callbacks: SseTapCallbacks,
+): ReadableStream<Uint8Array> {
   const decoder = new TextDecoder();
   const reader = body.getReader();
   let carry = "";

@@ -1,0 +1,274 @@
+/**
+ * The ledger in SQLite (better-sqlite3, WAL). A write is one short transaction: in WAL mode with
+ * `synchronous = NORMAL` a committed write survives the process being killed (SIGKILL), so a
+ * completed request is never lost, and it costs microseconds, so recording stays on the response
+ * path without slowing it. Schema changes are numbered migrations tracked in `user_version`.
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { GroupKey, LedgerAttempt, LedgerRequest, LedgerStore, UsageQuery, UsageRow } from "./ledger.js";
+
+/** Numbered migrations: index + 1 is the schema version. Append, never edit. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE requests (
+     id TEXT PRIMARY KEY,
+     time INTEGER NOT NULL,
+     stream INTEGER NOT NULL,
+     provider TEXT NOT NULL,
+     region TEXT NOT NULL,
+     target TEXT NOT NULL,
+     model_requested TEXT NOT NULL,
+     model_resolved TEXT,
+     anthropic_name TEXT,
+     upstream_request_id TEXT,
+     key TEXT,
+     tag TEXT,
+     status INTEGER NOT NULL,
+     error_name TEXT,
+     stop_reason TEXT,
+     partial INTEGER NOT NULL,
+     input_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cache_write_tokens INTEGER NOT NULL,
+     cache_write_1h_tokens INTEGER NOT NULL,
+     cache_read_tokens INTEGER NOT NULL,
+     cost_usd REAL,
+     first_byte_ms INTEGER,
+     total_ms INTEGER NOT NULL,
+     attempts INTEGER NOT NULL,
+     failover INTEGER NOT NULL
+   );
+   CREATE INDEX requests_time ON requests (time);
+   CREATE TABLE attempts (
+     request_id TEXT NOT NULL REFERENCES requests (id),
+     attempt INTEGER NOT NULL,
+     target TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     region TEXT NOT NULL,
+     status INTEGER,
+     error_name TEXT,
+     verdict TEXT NOT NULL,
+     latency_ms INTEGER NOT NULL,
+     input_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cache_write_tokens INTEGER NOT NULL,
+     cache_write_1h_tokens INTEGER NOT NULL,
+     cache_read_tokens INTEGER NOT NULL,
+     cost_usd REAL,
+     PRIMARY KEY (request_id, attempt)
+   );`,
+];
+
+export const LEDGER_SCHEMA_VERSION = MIGRATIONS.length;
+
+const GROUP_SQL: Record<GroupKey, string> = {
+  model: "COALESCE(anthropic_name, model_resolved, model_requested)",
+  day: "strftime('%Y-%m-%d', time / 1000, 'unixepoch')",
+  hour: "strftime('%Y-%m-%dT%H:00', time / 1000, 'unixepoch')",
+  key: "key",
+  region: "region",
+  tag: "tag",
+  provider: "provider",
+};
+
+interface RequestRow {
+  id: string;
+  time: number;
+  stream: number;
+  provider: string;
+  region: string;
+  target: string;
+  model_requested: string;
+  model_resolved: string | null;
+  anthropic_name: string | null;
+  upstream_request_id: string | null;
+  key: string | null;
+  tag: string | null;
+  status: number;
+  error_name: string | null;
+  stop_reason: string | null;
+  partial: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_write_tokens: number;
+  cache_write_1h_tokens: number;
+  cache_read_tokens: number;
+  cost_usd: number | null;
+  first_byte_ms: number | null;
+  total_ms: number;
+  attempts: number;
+  failover: number;
+}
+
+export class SqliteLedger implements LedgerStore {
+  private readonly db: Database.Database;
+  private readonly insertRequest: Database.Statement;
+  private readonly insertAttempt: Database.Statement;
+  private readonly write: (entry: LedgerRequest) => void;
+
+  constructor(readonly file: string) {
+    if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.migrate();
+    this.insertRequest = this.db.prepare(
+      `INSERT INTO requests VALUES (@id, @time, @stream, @provider, @region, @target, @modelRequested, @modelResolved,
+        @anthropicName, @upstreamRequestId, @key, @tag, @status, @errorName, @stopReason, @partial, @inputTokens,
+        @outputTokens, @cacheWriteTokens, @cacheWrite1hTokens, @cacheReadTokens, @costUsd, @firstByteMs, @totalMs,
+        @attemptCount, @failover)`,
+    );
+    this.insertAttempt = this.db.prepare(
+      `INSERT INTO attempts VALUES (@requestId, @attempt, @target, @provider, @region, @status, @errorName, @verdict,
+        @latencyMs, @inputTokens, @outputTokens, @cacheWriteTokens, @cacheWrite1hTokens, @cacheReadTokens, @costUsd)`,
+    );
+    this.write = this.db.transaction((entry: LedgerRequest) => {
+      this.insertRequest.run({
+        ...entry,
+        stream: entry.stream ? 1 : 0,
+        partial: entry.partial ? 1 : 0,
+        failover: entry.failover ? 1 : 0,
+        attemptCount: entry.attempts.length,
+      });
+      for (const attempt of entry.attempts) this.insertAttempt.run({ ...attempt, requestId: entry.id });
+    });
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma("user_version", { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `The ledger ${this.file} has schema version ${current}, newer than this bedrock-claude knows (${MIGRATIONS.length}): upgrade bedrock-claude.`,
+      );
+    }
+    for (let version = current; version < MIGRATIONS.length; version++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[version]!);
+        this.db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  }
+
+  record(entry: LedgerRequest): void {
+    this.write(entry);
+  }
+
+  private where(query: UsageQuery): { sql: string; params: Record<string, unknown> } {
+    const clauses: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (query.since !== undefined) {
+      clauses.push("time >= @since");
+      params.since = query.since;
+    }
+    if (query.until !== undefined) {
+      clauses.push("time < @until");
+      params.until = query.until;
+    }
+    for (const field of ["key", "tag"] as const) {
+      if (query[field] !== undefined) {
+        clauses.push(`${field} = @${field}`);
+        params[field] = query[field];
+      }
+    }
+    if (query.model !== undefined) {
+      clauses.push(`${GROUP_SQL.model} = @model`);
+      params.model = query.model;
+    }
+    return { sql: clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "", params };
+  }
+
+  report(query: UsageQuery): UsageRow[] {
+    const by = query.by ?? [];
+    const { sql, params } = this.where(query);
+    const groups = by.map((key, i) => `${GROUP_SQL[key]} AS g${i}`);
+    const statement = this.db.prepare(
+      `SELECT ${[
+        ...groups,
+        "COUNT(*) AS requests",
+        "SUM(status >= 400) AS errors",
+        "SUM(input_tokens) AS input",
+        "SUM(output_tokens) AS output",
+        "SUM(cache_write_tokens) AS cache_write",
+        "SUM(cache_read_tokens) AS cache_read",
+        "TOTAL(cost_usd) AS cost",
+        "SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0) AS unpriced",
+        "SUM(stop_reason = 'max_tokens') AS max_tokens_stops",
+        "SUM(attempts - 1) AS retries",
+        "SUM(failover) AS failovers",
+      ].join(", ")}
+       FROM requests ${sql}
+       ${by.length > 0 ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")} ORDER BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}`,
+    );
+    return (statement.all(params) as Record<string, number | string | null>[]).map((row) => ({
+      group: Object.fromEntries(by.map((key, i) => [key, row[`g${i}`] as string | null])),
+      requests: Number(row.requests ?? 0),
+      errors: Number(row.errors ?? 0),
+      inputTokens: Number(row.input ?? 0),
+      outputTokens: Number(row.output ?? 0),
+      cacheWriteTokens: Number(row.cache_write ?? 0),
+      cacheReadTokens: Number(row.cache_read ?? 0),
+      costUsd: Number(row.cost ?? 0),
+      unpricedRequests: Number(row.unpriced ?? 0),
+      maxTokensStops: Number(row.max_tokens_stops ?? 0),
+      retries: Number(row.retries ?? 0),
+      failovers: Number(row.failovers ?? 0),
+    }));
+  }
+
+  requests(query: UsageQuery): LedgerRequest[] {
+    const { sql, params } = this.where(query);
+    const rows = this.db.prepare(`SELECT * FROM requests ${sql} ORDER BY time`).all(params) as RequestRow[];
+    const attempts = this.db.prepare("SELECT * FROM attempts WHERE request_id = ? ORDER BY attempt");
+    return rows.map((r) => ({
+      id: r.id,
+      time: r.time,
+      stream: r.stream === 1,
+      provider: r.provider,
+      region: r.region,
+      target: r.target,
+      modelRequested: r.model_requested,
+      modelResolved: r.model_resolved,
+      anthropicName: r.anthropic_name,
+      upstreamRequestId: r.upstream_request_id,
+      key: r.key,
+      tag: r.tag,
+      status: r.status,
+      errorName: r.error_name,
+      stopReason: r.stop_reason,
+      partial: r.partial === 1,
+      inputTokens: r.input_tokens,
+      outputTokens: r.output_tokens,
+      cacheWriteTokens: r.cache_write_tokens,
+      cacheWrite1hTokens: r.cache_write_1h_tokens,
+      cacheReadTokens: r.cache_read_tokens,
+      costUsd: r.cost_usd,
+      firstByteMs: r.first_byte_ms,
+      totalMs: r.total_ms,
+      failover: r.failover === 1,
+      attempts: (attempts.all(r.id) as Record<string, unknown>[]).map(
+        (a): LedgerAttempt => ({
+          attempt: a.attempt as number,
+          target: a.target as string,
+          provider: a.provider as string,
+          region: a.region as string,
+          status: a.status as number | null,
+          errorName: a.error_name as string | null,
+          verdict: a.verdict as string,
+          latencyMs: a.latency_ms as number,
+          inputTokens: a.input_tokens as number,
+          outputTokens: a.output_tokens as number,
+          cacheWriteTokens: a.cache_write_tokens as number,
+          cacheWrite1hTokens: a.cache_write_1h_tokens as number,
+          cacheReadTokens: a.cache_read_tokens as number,
+          costUsd: a.cost_usd as number | null,
+        }),
+      ),
+    }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
