@@ -13,6 +13,7 @@ import type { AttemptRecord } from "./transport/resilient.js";
 import { createTarget, type Target, type TargetOptions } from "./transport/target.js";
 import { createTransport, type FetchLike, type TransportControls } from "./transport/transport.js";
 import type { UpstreamFetch } from "./transport/upstream.js";
+import { type Budget, BudgetTracker } from "./usage/budgets.js";
 import type { LedgerStore } from "./usage/ledger.js";
 import { type LedgerOption, openLedger } from "./usage/open-ledger.js";
 import { type ModelPrices, PriceBook, shippedPrices } from "./usage/prices.js";
@@ -52,6 +53,8 @@ export interface CreateClientOptions extends TargetOptions {
   tag?: string;
   /** Prices to add or override (USD per million tokens), beside `data/prices.json`. */
   prices?: ModelPrices[];
+  /** Daily or monthly budgets per tag, key or model; hard ones refuse requests (docs/usage.md). */
+  budgets?: Budget[];
 }
 
 /** The base URL the SDK is given; the transport answers every request, so it is never dialled. */
@@ -74,8 +77,11 @@ export async function resolveTargets(
   );
 }
 
-/** The ledger recorder of a client, or undefined when the ledger is off. */
-function recorderFor(options: CreateClientOptions, settings: MergedSettings): UsageRecorder | undefined {
+/** The ledger recorder and budget tracker of a client (either may be absent). */
+function accountingFor(
+  options: CreateClientOptions,
+  settings: MergedSettings,
+): { recorder?: UsageRecorder; budgets?: BudgetTracker } {
   const warn = options.warn ?? ((m: string) => console.warn(m));
   let store: LedgerStore | undefined;
   try {
@@ -85,16 +91,15 @@ function recorderFor(options: CreateClientOptions, settings: MergedSettings): Us
     warn(
       `bedrock-claude: the usage ledger could not be opened (${(error as Error).message}); usage is not being recorded.`,
     );
-    return undefined;
   }
-  if (!store) return undefined;
-  return new UsageRecorder({
-    store,
-    prices: new PriceBook(shippedPrices(), [...(settings.prices ?? []), ...(options.prices ?? [])]),
-    catalog: options.catalog ?? shippedCatalog(),
-    tag: options.tag ?? settings.tag,
-    warn,
-  });
+  const budgetList = options.budgets ?? settings.budgets ?? [];
+  if (!store && budgetList.length === 0) return {};
+  const prices = new PriceBook(shippedPrices(), [...(settings.prices ?? []), ...(options.prices ?? [])]);
+  const catalog = options.catalog ?? shippedCatalog();
+  const recorder = new UsageRecorder({ store, prices, catalog, tag: options.tag ?? settings.tag, warn });
+  const budgets =
+    budgetList.length > 0 ? new BudgetTracker(budgetList, { store, prices, catalog, warn }) : undefined;
+  return { recorder, budgets };
 }
 
 /** The transport alone: a `fetch` for code that wants to hand it to another client. */
@@ -111,7 +116,7 @@ export function createBedrockFetch(options: CreateClientOptions = {}): FetchLike
     resilience: options.resilience ?? settings.resilience,
     onAttempt: options.onAttempt,
     controls: options.controls,
-    recorder: recorderFor(options, settings),
+    ...accountingFor(options, settings),
   });
 }
 

@@ -9,6 +9,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { ResiliencePolicy } from "../resilience/policy.js";
 import type { TargetOptions } from "../transport/target.js";
+import type { Budget } from "../usage/budgets.js";
 import type { ModelPrices } from "../usage/prices.js";
 import { bedrockClaudeHome } from "./home.js";
 
@@ -121,6 +122,26 @@ export const configFileSchema = targetSchema
     ledger: z.union([z.literal(false), z.object({ path: z.string().optional() }).strict()]).optional(),
     tag: z.string().optional(),
     prices: z.array(priceEntrySchema).optional(),
+    budgets: z
+      .array(
+        z
+          .object({
+            name: z.string().optional(),
+            scope: z
+              .object({
+                tag: z.string().optional(),
+                key: z.string().optional(),
+                model: z.string().optional(),
+              })
+              .strict()
+              .optional(),
+            period: z.enum(["day", "month"]),
+            limitUsd: z.number().positive(),
+            mode: z.enum(["soft", "hard"]),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 
@@ -175,6 +196,7 @@ export interface MergedSettings {
   ledger?: false | { path?: string };
   tag?: string;
   prices?: ModelPrices[];
+  budgets?: Budget[];
   configPath?: string;
 }
 
@@ -197,6 +219,7 @@ export function mergeSettings(
     ledger,
     tag,
     prices,
+    budgets,
     ...fileTarget
   } = config;
   const { targets: codeTargets, aliases, compatibility, configFile: _, ...codeTarget } = options;
@@ -212,6 +235,7 @@ export function mergeSettings(
     ledger,
     tag,
     prices,
+    budgets,
     configPath,
   };
 }

@@ -13,7 +13,8 @@ import { type ModelCatalog, shippedCatalog } from "../models/catalog.js";
 import { ModelDiscovery } from "../models/discovery.js";
 import { availableNames, ModelResolutionError, type ResolvedModel, resolveModel } from "../models/resolve.js";
 import { type ResiliencePolicy, TOTAL_TIMEOUT_DEFAULT_MS } from "../resilience/policy.js";
-import type { UsageRecorder } from "../usage/recorder.js";
+import { BudgetExceededError, type BudgetReservation, type BudgetTracker } from "../usage/budgets.js";
+import { KEY_HEADER, type RequestContext, TAG_HEADER, type UsageRecorder } from "../usage/recorder.js";
 import { authorize, CredentialsError } from "./auth.js";
 import { BadRequest, betasOf, type IncomingCall, readCall } from "./call.js";
 import { type AdaptContext, CompatError, CompatPolicy, shippedCompatRules } from "./compat.js";
@@ -57,6 +58,8 @@ export interface TransportOptions {
   controls?: TransportControls;
   /** Where each request's usage and cost is recorded (default: none at this level; createClient opens one). */
   recorder?: UsageRecorder;
+  /** Budgets checked before each request goes upstream (needs the recorder for real costs). */
+  budgets?: BudgetTracker;
 }
 
 /** Handles on a running transport's resilience state. */
@@ -455,13 +458,42 @@ export function createTransport(options: TransportOptions): FetchLike {
     const startedAt = Date.now();
     // count_tokens bills nothing: only messages go to the ledger.
     const recorder = call.operation === "messages" ? options.recorder : undefined;
-    const request = {
+    let budget: BudgetReservation | undefined;
+    if (call.operation === "messages" && options.budgets) {
+      try {
+        budget = options.budgets.admit({
+          tag: recorder?.tagOf(call.headers) ?? call.headers.get(TAG_HEADER) ?? null,
+          key: call.headers.get(KEY_HEADER) ?? null,
+          model: String(call.body?.model),
+          inputTokens: Math.ceil((call.rawBody?.length ?? 0) / 4),
+          maxTokens: typeof call.body?.max_tokens === "number" ? call.body.max_tokens : 0,
+        });
+      } catch (error) {
+        if (!(error instanceof BudgetExceededError)) throw error;
+        // Refused before any upstream call, like the Anthropic API's own billing refusals (402).
+        const refused = errorResponse("billing_error", error.message, targetHeaders(chain[0]!));
+        const context = {
+          startedAt,
+          chain,
+          modelRequested: String(call.body?.model),
+          stream,
+          attempts: records,
+          headers: call.headers,
+        };
+        return recorder ? recorder.finish(context, refused) : refused;
+      }
+    }
+    const request: RequestContext = {
       startedAt,
       chain,
       modelRequested: String(call.body?.model),
       stream,
       attempts: records,
       headers: call.headers,
+      onRecorded: (entry) => {
+        budget?.release();
+        options.budgets?.recorded(entry);
+      },
     };
     let response: Response;
     try {
@@ -481,9 +513,12 @@ export function createTransport(options: TransportOptions): FetchLike {
         },
       });
     } catch (error) {
-      recorder?.failedWithoutAnswer(request, error);
+      if (recorder) recorder.failedWithoutAnswer(request, error);
+      else budget?.release();
       throw error;
     }
-    return recorder ? recorder.finish(request, response) : response;
+    if (recorder) return recorder.finish(request, response);
+    budget?.release();
+    return response;
   };
 }

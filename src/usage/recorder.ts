@@ -14,7 +14,8 @@ import { sseTap } from "./sse-tap.js";
 import { NO_USAGE, StreamUsage, type Usage, usageFrom, usageFromHeaders } from "./usage.js";
 
 export interface RecorderOptions {
-  store: LedgerStore;
+  /** Where records go; without one (ledger off) they are still built, for budgets. */
+  store?: LedgerStore;
   prices: PriceBook;
   catalog: ModelCatalog;
   /** Default application tag for this client. */
@@ -32,6 +33,8 @@ export interface RequestContext {
   attempts: AttemptRecord[];
   /** Request headers (tag and key). */
   headers: Map<string, string>;
+  /** Called once the request is recorded (budgets swap their reservation for the real cost). */
+  onRecorded?: (entry: LedgerRequest) => void;
 }
 
 /** Headers by which a caller (the gateway) names the key and tag of a request. */
@@ -43,9 +46,15 @@ export class UsageRecorder {
 
   constructor(private readonly options: RecorderOptions) {}
 
-  private write(entry: LedgerRequest): void {
+  /** The tag a request is recorded (and budgeted) under. */
+  tagOf(headers: Map<string, string>): string | null {
+    return headers.get(TAG_HEADER) ?? this.options.tag ?? null;
+  }
+
+  private write(entry: LedgerRequest, ctx: RequestContext): void {
+    ctx.onRecorded?.(entry);
     try {
-      this.options.store.record(entry);
+      this.options.store?.record(entry);
       this.options.onRecord?.(entry);
     } catch (error) {
       if (!this.failed) {
@@ -103,7 +112,7 @@ export class UsageRecorder {
       anthropicName: entry?.anthropicName ?? null,
       upstreamRequestId: response?.headers.get("request-id") ?? null,
       key: ctx.headers.get(KEY_HEADER) ?? null,
-      tag: ctx.headers.get(TAG_HEADER) ?? this.options.tag ?? null,
+      tag: this.tagOf(ctx.headers),
       status: response?.status ?? 0,
       errorName: null,
       stopReason: null,
@@ -123,6 +132,7 @@ export class UsageRecorder {
     const code = (error as { code?: string; name?: string })?.code ?? (error as Error)?.name ?? "Error";
     this.write(
       this.build(ctx, undefined, NO_USAGE, { errorName: String(code), totalMs: Date.now() - ctx.startedAt }),
+      ctx,
     );
   }
 
@@ -130,7 +140,7 @@ export class UsageRecorder {
   async finish(ctx: RequestContext, response: Response): Promise<Response> {
     if (!response.ok) {
       const errorName = response.headers.get("x-amzn-errortype") ?? `http_${response.status}`;
-      this.write(this.build(ctx, response, NO_USAGE, { errorName }));
+      this.write(this.build(ctx, response, NO_USAGE, { errorName }), ctx);
       return response;
     }
     const firstByteMs = Date.now() - ctx.startedAt;
@@ -147,6 +157,7 @@ export class UsageRecorder {
               partial,
               errorName: stream.errorName ?? (complete ? null : "client_closed"),
             }),
+            ctx,
           );
         },
       });
@@ -162,7 +173,7 @@ export class UsageRecorder {
     } catch {
       // not a Message: no usage to take
     }
-    this.write(this.build(ctx, response, usage ?? NO_USAGE, { firstByteMs, stopReason }));
+    this.write(this.build(ctx, response, usage ?? NO_USAGE, { firstByteMs, stopReason }), ctx);
     return new Response(text, { status: response.status, headers: response.headers });
   }
 }
