@@ -1,6 +1,8 @@
 /** bedrock-claude: Claude on AWS Bedrock in production. */
 
 export { type CreateClientOptions, createBedrockFetch, createClient, resolveTargets } from "./client.js";
+export type { CheckResult, CheckStatus, DoctorReport, TargetReport } from "./doctor/report.js";
+export { type DoctorOptions, runDoctor } from "./doctor/run.js";
 export {
   DEFAULT_ANTHROPIC_API_KEY,
   DEFAULT_API_KEY,

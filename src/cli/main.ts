@@ -4,10 +4,12 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerAsk } from "./ask.js";
 import { registerChat } from "./chat.js";
+import { registerDoctor } from "./doctor.js";
 import { registerDrill } from "./drill.js";
 import { registerEmulate } from "./emulate.js";
 import { describeFailure } from "./errors.js";
 import { registerModels } from "./models.js";
+import { registerUsage } from "./usage.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -23,7 +25,9 @@ registerAsk(program);
 registerChat(program);
 registerModels(program);
 registerDrill(program);
+registerDoctor(program);
 registerEmulate(program);
+registerUsage(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const { message, code } = describeFailure(error);

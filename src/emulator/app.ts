@@ -22,6 +22,12 @@ import { sts } from "./sts.js";
 
 export function createEmulatorApp(state: EmulatorState): Hono<{ Bindings: NodeBindings }> {
   const app = new Hono<{ Bindings: NodeBindings }>();
+  // The Date header follows the emulator's clock (which tests may set off), as clients and the
+  // doctor read clock skew from it.
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("date", new Date(state.now()).toUTCString());
+  });
 
   app.post("/model/:modelId/invoke", (c) => invokeModel(c, state, false));
   app.post("/model/:modelId/invoke-with-response-stream", (c) => invokeModel(c, state, true));
