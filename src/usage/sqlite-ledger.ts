@@ -187,7 +187,7 @@ export class SqliteLedger implements LedgerStore {
       `SELECT ${[
         ...groups,
         "COUNT(*) AS requests",
-        "SUM(status >= 400) AS errors",
+        "SUM(status >= 400 OR status = 0) AS errors",
         "SUM(input_tokens) AS input",
         "SUM(output_tokens) AS output",
         "SUM(cache_write_tokens) AS cache_write",
@@ -220,7 +220,18 @@ export class SqliteLedger implements LedgerStore {
   requests(query: UsageQuery): LedgerRequest[] {
     const { sql, params } = this.where(query);
     const rows = this.db.prepare(`SELECT * FROM requests ${sql} ORDER BY time`).all(params) as RequestRow[];
-    const attempts = this.db.prepare("SELECT * FROM attempts WHERE request_id = ? ORDER BY attempt");
+    // One query for all the window's attempts, not one per request.
+    const byRequest = new Map<string, Record<string, unknown>[]>();
+    const attemptRows = this.db
+      .prepare(
+        `SELECT * FROM attempts WHERE request_id IN (SELECT id FROM requests ${sql}) ORDER BY request_id, attempt`,
+      )
+      .all(params) as Record<string, unknown>[];
+    for (const a of attemptRows) {
+      const list = byRequest.get(a.request_id as string) ?? [];
+      list.push(a);
+      byRequest.set(a.request_id as string, list);
+    }
     return rows.map((r) => ({
       id: r.id,
       time: r.time,
@@ -247,7 +258,7 @@ export class SqliteLedger implements LedgerStore {
       firstByteMs: r.first_byte_ms,
       totalMs: r.total_ms,
       failover: r.failover === 1,
-      attempts: (attempts.all(r.id) as Record<string, unknown>[]).map(
+      attempts: (byRequest.get(r.id) ?? []).map(
         (a): LedgerAttempt => ({
           attempt: a.attempt as number,
           target: a.target as string,
