@@ -155,7 +155,7 @@ async function checkTarget(
   });
   const apiKey = target.auth.kind === "bearer";
   let account: string | undefined;
-  if (source.problem) {
+  if (source.problem && !options.credentials) {
     add({
       id: "credentials",
       title: "Credentials",
@@ -172,21 +172,16 @@ async function checkTarget(
       detail: `${source.description}; a Bedrock API key is checked by the calls below.`,
       evidence: { source: source.kind },
     });
-  } else if (
-    !options.credentials &&
-    source.kind === "instance-metadata" &&
-    process.env.AWS_EC2_METADATA_DISABLED === "true"
-  ) {
-    add({ id: "credentials", title: "Credentials", status: "fail", detail: "No credentials found." });
   } else {
     try {
       const provider = credentialProvider({ credentials: options.credentials, profile: options.profile });
+      let timer: NodeJS.Timeout | undefined;
       const credentials = await Promise.race([
         provider(),
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error("timed out after 10 s")), 10_000),
-        ),
-      ]);
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("timed out after 10 s")), 10_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
       const expires = credentials.expiration?.getTime();
       const minutesLeft = expires === undefined ? undefined : Math.round((expires - now()) / 60_000);
       const described = options.credentials ? "credentials given in code" : source.description;
@@ -336,6 +331,13 @@ async function checkTarget(
       detail: problem.detail,
       fix: problem.fix,
     });
+  }
+  if (!checks.some((c) => c.id === "clock")) {
+    skip(
+      "clock",
+      "Clock",
+      reachable ? "the server sent no Date header to compare with" : "skipped: the endpoint is unreachable",
+    );
   }
 
   // 5. Model.
