@@ -212,6 +212,24 @@ export async function answerMessages(state: EmulatorState, call: MessagesCall): 
   });
 }
 
+/** Resolves once the response has sent its headers and has nothing left to write (bounded wait). */
+async function flushed(bindings: NodeBindings): Promise<void> {
+  const outgoing = bindings.outgoing as {
+    headersSent?: boolean;
+    writableLength?: number;
+    socket?: { writableLength?: number } | null;
+  };
+  for (let i = 0; i < 200; i++) {
+    const pending = (outgoing.writableLength ?? 0) + (outgoing.socket?.writableLength ?? 0);
+    if (outgoing.headersSent && pending === 0) {
+      // One more turn: the last write's callback runs after the bytes left the process.
+      await new Promise((resolve) => setImmediate(resolve));
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 interface Frame {
   bytes: Uint8Array | string;
   outputTokens: number;
@@ -303,6 +321,9 @@ function streamBody(
       if (finished) return;
       if (counted >= faultAt && decision?.error) {
         if (decision.error === "ConnectionReset") {
+          // What was enqueued may still sit in the server's buffers: cut only once it has gone out,
+          // so that what the bill counts as delivered really reached the client.
+          await flushed(call.bindings);
           finish(200, "connection_reset", "ConnectionReset");
           resetConnection(call.bindings);
           // The socket is gone; closing (rather than erroring) the body keeps the server quiet.

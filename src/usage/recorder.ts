@@ -3,7 +3,7 @@
  * stream ended, the error returned), one record with its attempts is written, before the caller
  * sees the end of the answer. Recording never fails a request: a store error is reported once.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { ModelCatalog } from "../models/catalog.js";
 import { findModel } from "../models/resolve.js";
 import type { AttemptRecord } from "../transport/resilient.js";
@@ -35,6 +35,15 @@ export interface RequestContext {
   headers: Map<string, string>;
   /** Called once the request is recorded (budgets swap their reservation for the real cost). */
   onRecorded?: (entry: LedgerRequest) => void;
+}
+
+/**
+ * A request id that sorts by time (like UUIDv7: milliseconds first, then randomness): inserts land
+ * at the end of the ledger's primary-key index instead of at random pages (measured: a record into
+ * a 1M-row ledger costs about half as much).
+ */
+export function timeOrderedId(time: number): string {
+  return `${time.toString(16).padStart(12, "0")}-${randomBytes(10).toString("hex")}`;
 }
 
 /** Headers by which a caller (the gateway) names the key and tag of a request. */
@@ -75,7 +84,11 @@ export class UsageRecorder {
       ctx.attempts[ctx.attempts.length - 1];
     const target = ctx.chain.find((t) => t.name === served?.target) ?? ctx.chain[0]!;
     const modelResolved = response?.headers.get("x-bedrock-claude-model") ?? null;
-    const entry = findModel(this.options.catalog, modelResolved ?? ctx.modelRequested);
+    const asked = modelResolved ?? ctx.modelRequested;
+    // ARNs of inference profiles and foundation models name a catalog model too.
+    const entry =
+      findModel(this.options.catalog, asked) ??
+      this.options.catalog.resolveModelId(asked, target.region)?.model;
     const at = new Date(ctx.startedAt);
     const price = this.options.prices.priceFor(
       entry?.anthropicName,
@@ -101,7 +114,7 @@ export class UsageRecorder {
       };
     });
     return {
-      id: randomUUID(),
+      id: timeOrderedId(ctx.startedAt),
       time: ctx.startedAt,
       stream: ctx.stream,
       provider: target.provider,

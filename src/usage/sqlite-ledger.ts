@@ -58,6 +58,33 @@ const MIGRATIONS: string[] = [
      cost_usd REAL,
      PRIMARY KEY (request_id, attempt)
    );`,
+  // 2: attempts keyed by their position: a target skipped by an open breaker is listed without
+  // taking an attempt number of its own, so (request_id, attempt) was not unique.
+  `CREATE TABLE attempts_v2 (
+     request_id TEXT NOT NULL REFERENCES requests (id),
+     seq INTEGER NOT NULL,
+     attempt INTEGER NOT NULL,
+     target TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     region TEXT NOT NULL,
+     status INTEGER,
+     error_name TEXT,
+     verdict TEXT NOT NULL,
+     latency_ms INTEGER NOT NULL,
+     input_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cache_write_tokens INTEGER NOT NULL,
+     cache_write_1h_tokens INTEGER NOT NULL,
+     cache_read_tokens INTEGER NOT NULL,
+     cost_usd REAL,
+     PRIMARY KEY (request_id, seq)
+   );
+   INSERT INTO attempts_v2
+     SELECT request_id, attempt, attempt, target, provider, region, status, error_name, verdict, latency_ms,
+            input_tokens, output_tokens, cache_write_tokens, cache_write_1h_tokens, cache_read_tokens, cost_usd
+     FROM attempts;
+   DROP TABLE attempts;
+   ALTER TABLE attempts_v2 RENAME TO attempts;`,
 ];
 
 export const LEDGER_SCHEMA_VERSION = MIGRATIONS.length;
@@ -121,7 +148,7 @@ export class SqliteLedger implements LedgerStore {
         @attemptCount, @failover)`,
     );
     this.insertAttempt = this.db.prepare(
-      `INSERT INTO attempts VALUES (@requestId, @attempt, @target, @provider, @region, @status, @errorName, @verdict,
+      `INSERT INTO attempts VALUES (@requestId, @seq, @attempt, @target, @provider, @region, @status, @errorName, @verdict,
         @latencyMs, @inputTokens, @outputTokens, @cacheWriteTokens, @cacheWrite1hTokens, @cacheReadTokens, @costUsd)`,
     );
     this.write = this.db.transaction((entry: LedgerRequest) => {
@@ -132,7 +159,9 @@ export class SqliteLedger implements LedgerStore {
         failover: entry.failover ? 1 : 0,
         attemptCount: entry.attempts.length,
       });
-      for (const attempt of entry.attempts) this.insertAttempt.run({ ...attempt, requestId: entry.id });
+      entry.attempts.forEach((attempt, i) => {
+        this.insertAttempt.run({ ...attempt, requestId: entry.id, seq: i + 1 });
+      });
     });
   }
 
@@ -224,7 +253,7 @@ export class SqliteLedger implements LedgerStore {
     const byRequest = new Map<string, Record<string, unknown>[]>();
     const attemptRows = this.db
       .prepare(
-        `SELECT * FROM attempts WHERE request_id IN (SELECT id FROM requests ${sql}) ORDER BY request_id, attempt`,
+        `SELECT * FROM attempts WHERE request_id IN (SELECT id FROM requests ${sql}) ORDER BY request_id, seq`,
       )
       .all(params) as Record<string, unknown>[];
     for (const a of attemptRows) {

@@ -1,0 +1,672 @@
+/**
+ * Ledger benchmarks (issue 5): the cost of recording a request and of reporting over a large ledger.
+ *
+ * - `SqliteLedger.record()` alone: one request with 1 or 3 attempts per call, each call its own
+ *   transaction (WAL, `synchronous = NORMAL`), as the recorder writes them.
+ * - The recorder on the response path, in-process: `UsageRecorder.finish()` on an InvokeModel-like
+ *   JSON answer and on a 55-event SSE stream, against reading the same answer without it.
+ * - End to end: `createClient({ ledger: false })` against `createClient({ ledger: { path } })` on one
+ *   emulator in a child process (its CPU not counted), in alternating rounds, median of the rounds.
+ * - Reports over 1,000,000 recorded requests spread over 30 days (built with batched inserts):
+ *   `report({ by: ["model", "day"] })`, `report({ by: [] })` over 30 days, and the three queries
+ *   `bedrock-claude usage --since 7d` runs (by model, totals, spend per day for the sparkline).
+ *
+ * Targets from the issue: recording adds under 50 µs per request; a report over 1M rows under 1 s.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { createClient } from "../src/client.js";
+import { shippedCatalog } from "../src/models/catalog.js";
+import type { AttemptRecord } from "../src/transport/resilient.js";
+import { createTarget } from "../src/transport/target.js";
+import type { LedgerAttempt, LedgerRequest, UsageQuery } from "../src/usage/ledger.js";
+import { PriceBook, shippedPrices } from "../src/usage/prices.js";
+import { UsageRecorder } from "../src/usage/recorder.js";
+import { SqliteLedger } from "../src/usage/sqlite-ledger.js";
+import type { Row } from "./emulator.js";
+
+const DAY_MS = 86_400_000;
+const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+// --- records -------------------------------------------------------------------------------------
+
+const MODELS = [
+  ["claude-sonnet-4-6", "us.anthropic.claude-sonnet-4-6", 3.3, 16.5],
+  ["claude-sonnet-4-6", "global.anthropic.claude-sonnet-4-6", 3, 15],
+  ["claude-haiku-4-5-20251001", "us.anthropic.claude-haiku-4-5-20251001-v1:0", 1.1, 5.5],
+  ["claude-opus-4-7", "eu.anthropic.claude-opus-4-7", 5.5, 27.5],
+  ["claude-opus-4-8", "global.anthropic.claude-opus-4-8", 5, 25],
+  ["claude-sonnet-5", "us.anthropic.claude-sonnet-5", 2.2, 11],
+  ["claude-haiku-5-5", "global.anthropic.claude-haiku-5-5", 0.1, 0.5],
+  ["claude-fable-5-2", "us.anthropic.claude-fable-5-2", 8.8, 44],
+] as const;
+const REGIONS = ["us-east-1", "us-west-2", "eu-west-1"];
+const TAGS = ["checkout", "search", "support", "batch-nightly", null];
+
+function attempt(
+  n: number,
+  region: string,
+  outcome: "ok" | "throttled" | "unavailable",
+  tokens: [number, number, number, number],
+  cost: number,
+): LedgerAttempt {
+  const ok = outcome === "ok";
+  return {
+    attempt: n,
+    target: `bedrock ${region}`,
+    provider: "bedrock",
+    region,
+    status: ok ? 200 : outcome === "throttled" ? 429 : 503,
+    errorName: ok ? null : outcome === "throttled" ? "ThrottlingException" : "ServiceUnavailableException",
+    verdict: ok ? "success" : outcome === "throttled" ? "retry" : "failover",
+    latencyMs: ok ? 850 : 40,
+    inputTokens: ok ? tokens[0] : 0,
+    outputTokens: ok ? tokens[1] : 0,
+    cacheWriteTokens: ok ? tokens[2] : 0,
+    cacheWrite1hTokens: 0,
+    cacheReadTokens: ok ? tokens[3] : 0,
+    costUsd: ok ? cost : 0,
+  };
+}
+
+/** A realistic request record: `attempts` 1 (answered at once) or 3 (throttled, failed over, answered). */
+function sample(i: number, attempts: number, time: number, id = `req-${i}`): LedgerRequest {
+  const [name, resolved, input, output] = MODELS[i % MODELS.length]!;
+  const region = REGIONS[i % REGIONS.length]!;
+  const tokens: [number, number, number, number] = [
+    200 + (i % 1_800),
+    50 + ((i * 7) % 900),
+    i % 10 === 0 ? 4_000 : 0,
+    i % 3 === 0 ? 12_000 : 0,
+  ];
+  const cost =
+    (tokens[0] * input + tokens[1] * output + tokens[2] * input * 1.25 + tokens[3] * input * 0.1) / 1e6;
+  const list =
+    attempts === 1
+      ? [attempt(1, region, "ok", tokens, cost)]
+      : [
+          attempt(1, "us-east-1", "throttled", tokens, cost),
+          attempt(2, "us-east-1", "unavailable", tokens, cost),
+          attempt(3, region, "ok", tokens, cost),
+        ];
+  return {
+    id,
+    time,
+    stream: i % 2 === 0,
+    provider: "bedrock",
+    region,
+    target: `bedrock ${region}`,
+    modelRequested: name,
+    modelResolved: resolved,
+    anthropicName: name,
+    upstreamRequestId: `0f6b1c2e-${String(i).padStart(12, "0")}`,
+    key: i % 4 === 0 ? `key-${i % 10}` : null,
+    tag: TAGS[i % TAGS.length]!,
+    status: 200,
+    errorName: null,
+    stopReason: i % 25 === 0 ? "max_tokens" : "end_turn",
+    partial: false,
+    inputTokens: tokens[0],
+    outputTokens: tokens[1],
+    cacheWriteTokens: tokens[2],
+    cacheWrite1hTokens: 0,
+    cacheReadTokens: tokens[3],
+    costUsd: cost,
+    firstByteMs: 420,
+    totalMs: 900 + (i % 400),
+    attempts: list,
+    failover: attempts > 1 && region !== "us-east-1",
+  };
+}
+
+function benchRecord(
+  dir: string,
+  attempts: number,
+  count: number,
+): { meanUs: number; p50: number; p99: number } {
+  const store = new SqliteLedger(path.join(dir, `record-${attempts}.db`));
+  const now = Date.now();
+  const entries = Array.from({ length: count + 1_000 }, (_, i) =>
+    sample(i, attempts, now + i, `a${attempts}-${i}`),
+  );
+  for (let i = 0; i < 1_000; i++) store.record(entries[i]!);
+  const latencies: number[] = [];
+  const started = process.hrtime.bigint();
+  for (let i = 1_000; i < entries.length; i++) {
+    const t = process.hrtime.bigint();
+    store.record(entries[i]!);
+    latencies.push(Number(process.hrtime.bigint() - t) / 1_000);
+  }
+  const meanUs = Number(process.hrtime.bigint() - started) / 1_000 / count;
+  store.close();
+  latencies.sort((a, b) => a - b);
+  return { meanUs, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+// --- the recorder on the response path, in-process ------------------------------------------------
+
+const MESSAGE = JSON.stringify({
+  id: "msg_bdrk_01",
+  type: "message",
+  role: "assistant",
+  model: "claude-sonnet-4-6",
+  content: [{ type: "text", text: "x ".repeat(150) }],
+  stop_reason: "end_turn",
+  stop_sequence: null,
+  usage: { input_tokens: 40, output_tokens: 150 },
+});
+
+/** 55 SSE events as the transport hands them on: start, 50 deltas, stop, delta, stop; one chunk per event. */
+const SSE_CHUNKS: Uint8Array[] = (() => {
+  const encoder = new TextEncoder();
+  const event = (type: string, data: unknown) =>
+    encoder.encode(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  return [
+    event("message_start", {
+      type: "message_start",
+      message: {
+        id: "msg_bdrk_01",
+        type: "message",
+        role: "assistant",
+        model: "claude-sonnet-4-6",
+        content: [],
+        stop_reason: null,
+        usage: {
+          input_tokens: 40,
+          output_tokens: 1,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: 0,
+        },
+      },
+    }),
+    event("content_block_start", {
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "text", text: "" },
+    }),
+    ...Array.from({ length: 50 }, () =>
+      event("content_block_delta", {
+        type: "content_block_delta",
+        index: 0,
+        delta: { type: "text_delta", text: "x x x" },
+      }),
+    ),
+    event("content_block_stop", { type: "content_block_stop", index: 0 }),
+    event("message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: "end_turn", stop_sequence: null },
+      usage: { output_tokens: 150 },
+    }),
+    event("message_stop", { type: "message_stop" }),
+  ];
+})();
+
+function jsonAnswer(): Response {
+  return new Response(MESSAGE, {
+    status: 200,
+    headers: {
+      "content-type": "application/json",
+      "request-id": "0f6b1c2e-0000",
+      "x-bedrock-claude-model": "us.anthropic.claude-sonnet-4-6",
+      "x-amzn-bedrock-input-token-count": "40",
+      "x-amzn-bedrock-output-token-count": "150",
+    },
+  });
+}
+
+function sseAnswer(): Response {
+  let i = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = SSE_CHUNKS[i++];
+      if (chunk) controller.enqueue(chunk);
+      else controller.close();
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: {
+      "content-type": "text/event-stream",
+      "request-id": "0f6b1c2e-0000",
+      "x-bedrock-claude-model": "us.anthropic.claude-sonnet-4-6",
+    },
+  });
+}
+
+async function drain(response: Response): Promise<void> {
+  const reader = response.body!.getReader();
+  while (!(await reader.read()).done) {
+    // read to the end
+  }
+}
+
+async function perCall(
+  iterations: number,
+  fn: () => Promise<unknown>,
+): Promise<{ us: number; cpuUs: number }> {
+  for (let i = 0; i < 2_000; i++) await fn();
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) await fn();
+  const us = Number(process.hrtime.bigint() - started) / 1_000 / iterations;
+  const used = process.cpuUsage(cpu);
+  return { us, cpuUs: (used.user + used.system) / iterations };
+}
+
+interface RecorderCost {
+  json: [number, number];
+  sse: [number, number];
+}
+
+/** The recorder's added time per request, with its store (`withStore`) or without (tap, parse, price, build only). */
+async function benchRecorder(dir: string, withStore: boolean): Promise<RecorderCost> {
+  const store = new SqliteLedger(path.join(dir, `recorder-${withStore}.db`));
+  const recorder = new UsageRecorder({
+    store: withStore ? store : undefined,
+    prices: new PriceBook(shippedPrices()),
+    catalog: shippedCatalog(),
+    warn: (m) => console.warn(m),
+  });
+  const target = createTarget({ provider: "bedrock", region: "us-east-1", credentials: CREDENTIALS });
+  const context = (stream: boolean) => {
+    const attempts: AttemptRecord[] = [
+      {
+        target: target.name,
+        provider: "bedrock",
+        region: "us-east-1",
+        attempt: 1,
+        status: 200,
+        errorName: null,
+        verdict: "success",
+        latencyMs: 3,
+      },
+    ];
+    return {
+      startedAt: Date.now(),
+      chain: [target],
+      modelRequested: "claude-sonnet-4-6",
+      stream,
+      attempts,
+      headers: new Map<string, string>(),
+    };
+  };
+  const rounds = 5;
+  const iterations = 20_000;
+  const json: number[] = [];
+  const sse: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const baseJson = await perCall(iterations, () => jsonAnswer().text());
+    const withJson = await perCall(iterations, async () =>
+      (await recorder.finish(context(false), jsonAnswer())).text(),
+    );
+    const baseSse = await perCall(iterations / 4, () => drain(sseAnswer()));
+    const withSse = await perCall(iterations / 4, async () =>
+      drain(await recorder.finish(context(true), sseAnswer())),
+    );
+    json.push(withJson.us - baseJson.us);
+    sse.push(withSse.us - baseSse.us);
+  }
+  const rows = store.report({})[0]!.requests;
+  store.close();
+  if (withStore && rows < rounds * iterations * 1.25)
+    throw new Error(`the recorder wrote ${rows} records, fewer than it was given`);
+  return { json: [median(json), Math.min(...json)], sse: [median(sse), Math.min(...sse)] };
+}
+
+// --- end to end: createClient with and without a ledger ------------------------------------------
+
+async function spawnEmulator(): Promise<{ url: string; child: ChildProcess }> {
+  const main = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+  const child = spawn(process.execPath, [main, "emulate", "--port", "0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`emulate exited ${code} (run \`npm run build\` first)`)));
+  });
+  child.stdout!.resume();
+  return { url, child };
+}
+
+interface EndToEnd {
+  mode: string;
+  off: { us: number; cpuUs: number };
+  on: { us: number; cpuUs: number };
+  diffUs: number;
+  diffCpuUs: number;
+}
+
+async function benchEndToEnd(dir: string): Promise<EndToEnd[]> {
+  const emulator = await spawnEmulator();
+  try {
+    const options = {
+      provider: "bedrock" as const,
+      region: "us-east-1",
+      endpoint: emulator.url,
+      credentials: CREDENTIALS,
+      discovery: false,
+    };
+    const off = createClient({ ...options, ledger: false });
+    const on = createClient({ ...options, ledger: { path: path.join(dir, "client.db") } });
+    const params = {
+      model: "claude-sonnet-4-6",
+      max_tokens: 256,
+      messages: [{ role: "user" as const, content: "Explain timeouts. [[tokens=150]]" }],
+    };
+    const create = (c: typeof off) => () => c.messages.create(params);
+    const stream = (c: typeof off) => async () => {
+      const events = await c.messages.create({ ...params, stream: true });
+      for await (const _ of events) {
+        // drain
+      }
+    };
+    const out: EndToEnd[] = [];
+    for (const [mode, make, calls] of [
+      ["messages.create", create, 1_000],
+      ["messages.create, stream: true (55 events), drained", stream, 400],
+    ] as const) {
+      const rounds: { off: { us: number; cpuUs: number }; on: { us: number; cpuUs: number } }[] = [];
+      for (let round = 0; round < 7; round++) {
+        const measure = async (c: typeof off) => {
+          const fn = make(c);
+          for (let i = 0; i < 50; i++) await fn();
+          const cpu = process.cpuUsage();
+          const started = performance.now();
+          for (let i = 0; i < calls; i++) await fn();
+          const us = ((performance.now() - started) * 1_000) / calls;
+          const used = process.cpuUsage(cpu);
+          return { us, cpuUs: (used.user + used.system) / calls };
+        };
+        // Alternate which goes first, so warm-up and GC debt do not favour one side.
+        if (round % 2 === 0) {
+          const a = await measure(off);
+          rounds.push({ off: a, on: await measure(on) });
+        } else {
+          const b = await measure(on);
+          rounds.push({ on: b, off: await measure(off) });
+        }
+      }
+      const pick = (side: "off" | "on", key: "us" | "cpuUs") => median(rounds.map((r) => r[side][key]));
+      out.push({
+        mode,
+        off: { us: pick("off", "us"), cpuUs: pick("off", "cpuUs") },
+        on: { us: pick("on", "us"), cpuUs: pick("on", "cpuUs") },
+        diffUs: median(rounds.map((r) => r.on.us - r.off.us)),
+        diffCpuUs: median(rounds.map((r) => r.on.cpuUs - r.off.cpuUs)),
+      });
+    }
+    return out;
+  } finally {
+    const exited = new Promise((resolve) => emulator.child.once("exit", resolve));
+    emulator.child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+// --- 1,000,000 records and reports -----------------------------------------------------------------
+
+const MILLION = 1_000_000;
+
+/** Builds a ledger of `count` requests (random UUID ids, as the recorder makes) over the 30 days before `now`, in time order, with batched inserts. */
+function buildLedger(file: string, count: number, now: number): { seconds: number; bytes: number } {
+  new SqliteLedger(file).close(); // the schema, through the migrations
+  const started = performance.now();
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = OFF");
+  const insertRequest = db.prepare(
+    `INSERT INTO requests VALUES (@id, @time, @stream, @provider, @region, @target, @modelRequested, @modelResolved,
+      @anthropicName, @upstreamRequestId, @key, @tag, @status, @errorName, @stopReason, @partial, @inputTokens,
+      @outputTokens, @cacheWriteTokens, @cacheWrite1hTokens, @cacheReadTokens, @costUsd, @firstByteMs, @totalMs,
+      @attemptCount, @failover)`,
+  );
+  const insertAttempt = db.prepare(
+    `INSERT INTO attempts VALUES (@requestId, @attempt, @target, @provider, @region, @status, @errorName, @verdict,
+      @latencyMs, @inputTokens, @outputTokens, @cacheWriteTokens, @cacheWrite1hTokens, @cacheReadTokens, @costUsd)`,
+  );
+  const batch = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const time = now - 30 * DAY_MS + Math.floor((i * 30 * DAY_MS) / count);
+      // One request in ten was retried or failed over.
+      const entry = sample(i, i % 10 === 0 ? 3 : 1, time, randomUUID());
+      insertRequest.run({
+        ...entry,
+        stream: entry.stream ? 1 : 0,
+        partial: 0,
+        failover: entry.failover ? 1 : 0,
+        attemptCount: entry.attempts.length,
+      });
+      for (const a of entry.attempts) insertAttempt.run({ ...a, requestId: entry.id });
+    }
+  });
+  for (let from = 0; from < count; from += 50_000) batch(from, Math.min(count, from + 50_000));
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  db.close();
+  return { seconds: (performance.now() - started) / 1000, bytes: statSync(file).size };
+}
+
+/** First run (cold statement, warm OS cache) and the median of 5 more, in ms. */
+function timeQuery(run: () => unknown): { first: number; median: number } {
+  let t = performance.now();
+  run();
+  const first = performance.now() - t;
+  const runs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    t = performance.now();
+    run();
+    runs.push(performance.now() - t);
+  }
+  return { first, median: median(runs) };
+}
+
+function plan(file: string, query: string): string {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as { detail: string }[])
+      .map((r) => r.detail)
+      .join("; ");
+  } finally {
+    db.close();
+  }
+}
+
+/** Size of the id indexes (requests' and attempts' primary keys), in MB. */
+function indexMb(file: string): string {
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db
+      .prepare(
+        "SELECT SUM(pgsize) AS bytes FROM dbstat WHERE name IN ('sqlite_autoindex_requests_1', 'sqlite_autoindex_attempts_1')",
+      )
+      .get() as { bytes: number };
+    return (row.bytes / 1e6).toFixed(0);
+  } finally {
+    db.close();
+  }
+}
+
+/** Builds an hourly rollup of the ledger on the side and times the by-model-and-day report from it. */
+function whatIfRollup(file: string, window: UsageQuery): { buildMs: number; queryMs: number; rows: number } {
+  const db = new Database(file);
+  try {
+    let t = performance.now();
+    db.exec(`CREATE TEMP TABLE usage_hourly AS
+      SELECT time / 3600000 AS hour, provider, region, COALESCE(anthropic_name, model_resolved, model_requested) AS model,
+        key, tag, COUNT(*) AS requests, SUM(status >= 400) AS errors, SUM(input_tokens) AS input,
+        SUM(output_tokens) AS output, SUM(cache_write_tokens) AS cache_write, SUM(cache_read_tokens) AS cache_read,
+        TOTAL(cost_usd) AS cost, SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0) AS unpriced,
+        SUM(stop_reason = 'max_tokens') AS max_tokens_stops, SUM(attempts - 1) AS retries, SUM(failover) AS failovers
+      FROM requests GROUP BY 1, 2, 3, 4, 5, 6;
+      CREATE INDEX temp.usage_hourly_hour ON usage_hourly (hour);`);
+    const buildMs = performance.now() - t;
+    const query = db.prepare(
+      `SELECT model, strftime('%Y-%m-%d', hour * 3600, 'unixepoch') AS day, SUM(requests), SUM(errors), SUM(input),
+        SUM(output), SUM(cache_write), SUM(cache_read), TOTAL(cost), SUM(unpriced), SUM(max_tokens_stops),
+        SUM(retries), SUM(failovers)
+       FROM usage_hourly WHERE hour >= ? AND hour < ? GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    const from = Math.floor(window.since! / 3_600_000);
+    const to = Math.ceil(window.until! / 3_600_000);
+    query.all(from, to);
+    t = performance.now();
+    query.all(from, to);
+    const queryMs = performance.now() - t;
+    const rows = (db.prepare("SELECT COUNT(*) AS n FROM usage_hourly").get() as { n: number }).n;
+    return { buildMs, queryMs, rows };
+  } finally {
+    db.close();
+  }
+}
+
+export async function benchLedger(): Promise<Row[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bedrock-claude-bench-ledger-"));
+  try {
+    const rows: Row[] = [];
+    const RECORDS = 20_000;
+    const one = benchRecord(dir, 1, RECORDS);
+    const three = benchRecord(dir, 3, RECORDS);
+    for (const [label, r] of [
+      ["1 attempt", one],
+      ["3 attempts (throttled, failed over, answered)", three],
+    ] as const) {
+      rows.push({
+        name: `SqliteLedger.record(), ${label}`,
+        value: `${r.meanUs.toFixed(1)} µs/record, ${Math.round(1e6 / r.meanUs).toLocaleString("en-US")} writes/s`,
+        note: `p50 ${r.p50.toFixed(1)} µs, p99 ${r.p99.toFixed(1)} µs; ${RECORDS.toLocaleString("en-US")} records, one transaction each, sequential`,
+      });
+    }
+
+    const recorder = await benchRecorder(dir, true);
+    const noStore = await benchRecorder(dir, false);
+    rows.push({
+      name: "UsageRecorder.finish(), JSON answer (read body, parse usage, price, build, write, new Response)",
+      value: `+${recorder.json[0].toFixed(1)} µs/request`,
+      note: `over reading the same answer without it; median of 5 rounds of 20,000 (best ${recorder.json[1].toFixed(1)} µs); without the store write: +${noStore.json[0].toFixed(1)} µs`,
+    });
+    rows.push({
+      name: "UsageRecorder.finish(), SSE stream of 55 events (tap, parse usage events, write at the end)",
+      value: `+${recorder.sse[0].toFixed(1)} µs/request`,
+      note: `over draining the same stream without it; median of 5 rounds of 5,000 (best ${recorder.sse[1].toFixed(1)} µs); without the store write: +${noStore.sse[0].toFixed(1)} µs`,
+    });
+
+    const endToEnd = await benchEndToEnd(dir);
+    for (const e of endToEnd) {
+      rows.push({
+        name: `createClient, ${e.mode}: ledger off → on`,
+        value: `${e.diffUs >= 0 ? "+" : ""}${e.diffUs.toFixed(1)} µs/request wall, ${e.diffCpuUs >= 0 ? "+" : ""}${e.diffCpuUs.toFixed(1)} µs CPU`,
+        note: `off ${e.off.us.toFixed(0)} µs (${e.off.cpuUs.toFixed(0)} µs CPU), on ${e.on.us.toFixed(0)} µs (${e.on.cpuUs.toFixed(0)} µs CPU) per call, sequential; median of 7 alternating rounds; emulator in a child process`,
+      });
+    }
+    const worstRecording = Math.max(recorder.json[0], recorder.sse[0], ...endToEnd.map((e) => e.diffCpuUs));
+    rows.push({
+      name: "Target: recording adds under 50 µs per request",
+      value: worstRecording < 50 ? "met" : "missed",
+      note: `worst of the recorder figures above (in-process, and end-to-end CPU): ${worstRecording.toFixed(1)} µs`,
+    });
+
+    const file = path.join(dir, "million.db");
+    const now = Date.now();
+    const built = buildLedger(file, MILLION, now);
+    rows.push({
+      name: "Ledger of 1,000,000 requests over 30 days (1.2M attempts), batched inserts",
+      value: `${built.seconds.toFixed(1)} s to build`,
+      note: `${(built.bytes / 1e6).toFixed(0)} MB; ${(MILLION / built.seconds).toLocaleString("en-US", { maximumFractionDigits: 0 })} requests/s in 50,000-row transactions (synchronous off)`,
+    });
+
+    const store = new SqliteLedger(file);
+    try {
+      const month: UsageQuery = { since: now - 30 * DAY_MS, until: now + 1 };
+      const week: UsageQuery = { since: now - 7 * DAY_MS, until: now + 1 };
+      const reports: [string, () => unknown, string][] = [
+        [
+          'report({ by: ["model", "day"] }), 30 days',
+          () => store.report({ ...month, by: ["model", "day"] }),
+          `SELECT COALESCE(anthropic_name, model_resolved, model_requested) AS g0, strftime('%Y-%m-%d', time / 1000, 'unixepoch') AS g1, COUNT(*) FROM requests WHERE time >= ${month.since} AND time < ${month.until} GROUP BY g0, g1`,
+        ],
+        [
+          "report({ by: [] }), 30 days (totals)",
+          () => store.report(month),
+          `SELECT COUNT(*), SUM(input_tokens) FROM requests WHERE time >= ${month.since} AND time < ${month.until}`,
+        ],
+        [
+          "`usage --since 7d`: by model + totals + spend per day",
+          () => {
+            store.report({ ...week, by: ["model"] });
+            store.report(week);
+            store.report({ ...week, by: ["day"] });
+          },
+          `SELECT COALESCE(anthropic_name, model_resolved, model_requested) AS g0, COUNT(*) FROM requests WHERE time >= ${week.since} AND time < ${week.until} GROUP BY g0`,
+        ],
+      ];
+      const check = store.report(month)[0]!;
+      if (check.requests !== MILLION)
+        throw new Error(`the ledger holds ${check.requests} requests in the window`);
+      let worst = 0;
+      for (const [name, run, sql] of reports) {
+        const t = timeQuery(run);
+        worst = Math.max(worst, t.first, t.median);
+        rows.push({
+          name: `${name}, 1M rows`,
+          value: `${t.median.toFixed(0)} ms`,
+          note: `first run ${t.first.toFixed(0)} ms; median of 5; plan: ${plan(file, sql)}`,
+        });
+      }
+      // Profile of the misses: recording into a big ledger, and what a rollup table would give.
+      const intoBig = (makeId: () => string) => {
+        for (let i = 0; i < 500; i++) store.record(sample(i, 1, Date.now(), makeId()));
+        const started = process.hrtime.bigint();
+        for (let i = 0; i < 5_000; i++) store.record(sample(i, 1, Date.now(), makeId()));
+        return Number(process.hrtime.bigint() - started) / 1_000 / 5_000;
+      };
+      const random = intoBig(randomUUID);
+      // UUIDv7-like: a time prefix, so new keys land on the right edge of the id indexes.
+      let seq = 0;
+      const ordered = intoBig(
+        () =>
+          `${Date.now().toString(16).padStart(12, "0")}${(seq++).toString(16).padStart(8, "0")}-${randomUUID().slice(9)}`,
+      );
+      rows.push({
+        name: "SqliteLedger.record() into the 1M-request ledger, 1 attempt",
+        value: `${random.toFixed(1)} µs/record`,
+        note: `random UUID ids (as the recorder makes them) land on random pages of the two primary-key indexes (${indexMb(file)} MB, far past SQLite's 2 MB page cache); what-if, time-ordered ids (UUIDv7-like): ${ordered.toFixed(1)} µs`,
+      });
+      const rollup = whatIfRollup(file, month);
+      rows.push({
+        name: 'What-if: report({ by: ["model", "day"] }) from an hourly rollup table, 1M rows',
+        value: `${rollup.queryMs.toFixed(0)} ms`,
+        note: `rollup of ${rollup.rows.toLocaleString("en-US")} rows (hour × provider × region × model × key × tag) built in ${rollup.buildMs.toFixed(0)} ms; not shipped: the figure a rollup kept by record() would give`,
+      });
+      rows.push({
+        name: "Target: a report over 1M rows under one second",
+        value: worst < 1_000 ? "met" : "missed",
+        note: `slowest of the reports above: ${worst.toFixed(0)} ms`,
+      });
+    } finally {
+      store.close();
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
