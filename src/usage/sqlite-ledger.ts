@@ -9,8 +9,17 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { GroupKey, LedgerAttempt, LedgerRequest, LedgerStore, UsageQuery, UsageRow } from "./ledger.js";
 
+const HOUR_MS = 3_600_000;
+
+/** The rollup's grouping and sums over rows of `requests` (used by the backfill and the trigger). */
+const ROLLUP_SELECT = `time / ${HOUR_MS}, provider, region, COALESCE(anthropic_name, model_resolved, model_requested),
+  COALESCE(key, ''), COALESCE(tag, ''), COUNT(*), SUM(status >= 400 OR status = 0), SUM(input_tokens), SUM(output_tokens),
+  SUM(cache_write_tokens), SUM(cache_read_tokens), TOTAL(cost_usd),
+  SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0), SUM(stop_reason IS 'max_tokens'), SUM(attempts - 1),
+  SUM(failover)`;
+
 /** Numbered migrations: index + 1 is the schema version. Append, never edit. */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `CREATE TABLE requests (
      id TEXT PRIMARY KEY,
      time INTEGER NOT NULL,
@@ -85,6 +94,50 @@ const MIGRATIONS: string[] = [
      FROM attempts;
    DROP TABLE attempts;
    ALTER TABLE attempts_v2 RENAME TO attempts;`,
+  // 3: an hourly rollup, kept by a trigger in the insert's own transaction, so that reports over
+  // millions of requests read thousands of rows (measured: 1.1 s -> well under 0.1 s over 1M).
+  `CREATE TABLE usage_hourly (
+     hour INTEGER NOT NULL,
+     provider TEXT NOT NULL,
+     region TEXT NOT NULL,
+     model TEXT NOT NULL,
+     key TEXT NOT NULL,
+     tag TEXT NOT NULL,
+     requests INTEGER NOT NULL,
+     errors INTEGER NOT NULL,
+     input_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cache_write_tokens INTEGER NOT NULL,
+     cache_read_tokens INTEGER NOT NULL,
+     cost_usd REAL NOT NULL,
+     unpriced INTEGER NOT NULL,
+     max_tokens_stops INTEGER NOT NULL,
+     retries INTEGER NOT NULL,
+     failovers INTEGER NOT NULL,
+     PRIMARY KEY (hour, provider, region, model, key, tag)
+   ) WITHOUT ROWID;
+   INSERT INTO usage_hourly
+     SELECT ${ROLLUP_SELECT} FROM requests GROUP BY 1, 2, 3, 4, 5, 6;
+   CREATE TRIGGER requests_rollup AFTER INSERT ON requests BEGIN
+     INSERT INTO usage_hourly VALUES (
+       NEW.time / ${HOUR_MS}, NEW.provider, NEW.region, COALESCE(NEW.anthropic_name, NEW.model_resolved, NEW.model_requested),
+       COALESCE(NEW.key, ''), COALESCE(NEW.tag, ''), 1, (NEW.status >= 400 OR NEW.status = 0), NEW.input_tokens,
+       NEW.output_tokens, NEW.cache_write_tokens, NEW.cache_read_tokens, COALESCE(NEW.cost_usd, 0),
+       (NEW.cost_usd IS NULL AND (NEW.input_tokens + NEW.output_tokens) > 0), (NEW.stop_reason IS 'max_tokens'),
+       NEW.attempts - 1, NEW.failover)
+     ON CONFLICT (hour, provider, region, model, key, tag) DO UPDATE SET
+       requests = requests + excluded.requests,
+       errors = errors + excluded.errors,
+       input_tokens = input_tokens + excluded.input_tokens,
+       output_tokens = output_tokens + excluded.output_tokens,
+       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+       cost_usd = cost_usd + excluded.cost_usd,
+       unpriced = unpriced + excluded.unpriced,
+       max_tokens_stops = max_tokens_stops + excluded.max_tokens_stops,
+       retries = retries + excluded.retries,
+       failovers = failovers + excluded.failovers;
+   END;`,
 ];
 
 export const LEDGER_SCHEMA_VERSION = MIGRATIONS.length;
@@ -208,42 +261,178 @@ export class SqliteLedger implements LedgerStore {
     return { sql: clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "", params };
   }
 
+  /**
+   * Sums over whole hours come from the rollup; the partial hours at the window's edges from the
+   * raw table; the two are merged by group.
+   */
   report(query: UsageQuery): UsageRow[] {
     const by = query.by ?? [];
+    const firstHour = query.since === undefined ? undefined : Math.ceil(query.since / HOUR_MS);
+    const endHour = query.until === undefined ? undefined : Math.floor(query.until / HOUR_MS);
+    const parts: Record<string, number | string | null>[] = [];
+    if (firstHour === undefined || endHour === undefined || firstHour < endHour) {
+      parts.push(...this.reportRollup(by, query, firstHour, endHour));
+      if (query.since !== undefined && firstHour !== undefined) {
+        parts.push(
+          ...this.reportRaw(by, {
+            ...query,
+            until: Math.min(firstHour * HOUR_MS, query.until ?? Number.POSITIVE_INFINITY),
+          }),
+        );
+      }
+      if (query.until !== undefined && endHour !== undefined) {
+        parts.push(...this.reportRaw(by, { ...query, since: Math.max(endHour * HOUR_MS, query.since ?? 0) }));
+      }
+    } else {
+      parts.push(...this.reportRaw(by, query));
+    }
+    const merged = new Map<string, UsageRow>();
+    for (const row of parts) {
+      const group = Object.fromEntries(by.map((key, i) => [key, row[`g${i}`] as string | null]));
+      const id = JSON.stringify(by.map((_, i) => row[`g${i}`]));
+      const sums: UsageRow = {
+        group,
+        requests: Number(row.requests ?? 0),
+        errors: Number(row.errors ?? 0),
+        inputTokens: Number(row.input ?? 0),
+        outputTokens: Number(row.output ?? 0),
+        cacheWriteTokens: Number(row.cache_write ?? 0),
+        cacheReadTokens: Number(row.cache_read ?? 0),
+        costUsd: Number(row.cost ?? 0),
+        unpricedRequests: Number(row.unpriced ?? 0),
+        maxTokensStops: Number(row.max_tokens_stops ?? 0),
+        retries: Number(row.retries ?? 0),
+        failovers: Number(row.failovers ?? 0),
+      };
+      if (sums.requests === 0) continue;
+      const existing = merged.get(id);
+      if (!existing) {
+        merged.set(id, sums);
+        continue;
+      }
+      for (const field of [
+        "requests",
+        "errors",
+        "inputTokens",
+        "outputTokens",
+        "cacheWriteTokens",
+        "cacheReadTokens",
+        "costUsd",
+        "unpricedRequests",
+        "maxTokensStops",
+        "retries",
+        "failovers",
+      ] as const) {
+        existing[field] += sums[field];
+      }
+    }
+    const rows = [...merged.values()];
+    if (by.length === 0 && rows.length === 0) {
+      // Totals always come as one row, zeros when nothing matched.
+      return [
+        {
+          group: {},
+          requests: 0,
+          errors: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          cacheWriteTokens: 0,
+          cacheReadTokens: 0,
+          costUsd: 0,
+          unpricedRequests: 0,
+          maxTokensStops: 0,
+          retries: 0,
+          failovers: 0,
+        },
+      ];
+    }
+    return rows.sort((a, b) => {
+      for (const key of by) {
+        const x = a.group[key] ?? "";
+        const y = b.group[key] ?? "";
+        if (x !== y) return x < y ? -1 : 1;
+      }
+      return 0;
+    });
+  }
+
+  private reportRaw(by: GroupKey[], query: UsageQuery): Record<string, number | string | null>[] {
     const { sql, params } = this.where(query);
     const groups = by.map((key, i) => `${GROUP_SQL[key]} AS g${i}`);
-    const statement = this.db.prepare(
-      `SELECT ${[
-        ...groups,
-        "COUNT(*) AS requests",
-        "SUM(status >= 400 OR status = 0) AS errors",
-        "SUM(input_tokens) AS input",
-        "SUM(output_tokens) AS output",
-        "SUM(cache_write_tokens) AS cache_write",
-        "SUM(cache_read_tokens) AS cache_read",
-        "TOTAL(cost_usd) AS cost",
-        "SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0) AS unpriced",
-        "SUM(stop_reason = 'max_tokens') AS max_tokens_stops",
-        "SUM(attempts - 1) AS retries",
-        "SUM(failover) AS failovers",
-      ].join(", ")}
-       FROM requests ${sql}
-       ${by.length > 0 ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")} ORDER BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}`,
-    );
-    return (statement.all(params) as Record<string, number | string | null>[]).map((row) => ({
-      group: Object.fromEntries(by.map((key, i) => [key, row[`g${i}`] as string | null])),
-      requests: Number(row.requests ?? 0),
-      errors: Number(row.errors ?? 0),
-      inputTokens: Number(row.input ?? 0),
-      outputTokens: Number(row.output ?? 0),
-      cacheWriteTokens: Number(row.cache_write ?? 0),
-      cacheReadTokens: Number(row.cache_read ?? 0),
-      costUsd: Number(row.cost ?? 0),
-      unpricedRequests: Number(row.unpriced ?? 0),
-      maxTokensStops: Number(row.max_tokens_stops ?? 0),
-      retries: Number(row.retries ?? 0),
-      failovers: Number(row.failovers ?? 0),
-    }));
+    return this.db
+      .prepare(
+        `SELECT ${[
+          ...groups,
+          "COUNT(*) AS requests",
+          "SUM(status >= 400 OR status = 0) AS errors",
+          "SUM(input_tokens) AS input",
+          "SUM(output_tokens) AS output",
+          "SUM(cache_write_tokens) AS cache_write",
+          "SUM(cache_read_tokens) AS cache_read",
+          "TOTAL(cost_usd) AS cost",
+          "SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0) AS unpriced",
+          "SUM(stop_reason IS 'max_tokens') AS max_tokens_stops",
+          "SUM(attempts - 1) AS retries",
+          "SUM(failover) AS failovers",
+        ].join(", ")}
+         FROM requests ${sql}
+         ${by.length > 0 ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}`,
+      )
+      .all(params) as Record<string, number | string | null>[];
+  }
+
+  private reportRollup(
+    by: GroupKey[],
+    query: UsageQuery,
+    firstHour: number | undefined,
+    endHour: number | undefined,
+  ): Record<string, number | string | null>[] {
+    const clauses: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (firstHour !== undefined) {
+      clauses.push("hour >= @firstHour");
+      params.firstHour = firstHour;
+    }
+    if (endHour !== undefined) {
+      clauses.push("hour < @endHour");
+      params.endHour = endHour;
+    }
+    for (const field of ["key", "tag", "model"] as const) {
+      if (query[field] !== undefined) {
+        clauses.push(`${field} = @${field}`);
+        params[field] = query[field];
+      }
+    }
+    const groupSql: Record<GroupKey, string> = {
+      model: "model",
+      day: `strftime('%Y-%m-%d', hour * 3600, 'unixepoch')`,
+      hour: `strftime('%Y-%m-%dT%H:00', hour * 3600, 'unixepoch')`,
+      key: "NULLIF(key, '')",
+      region: "region",
+      tag: "NULLIF(tag, '')",
+      provider: "provider",
+    };
+    const groups = by.map((key, i) => `${groupSql[key]} AS g${i}`);
+    return this.db
+      .prepare(
+        `SELECT ${[
+          ...groups,
+          "SUM(requests) AS requests",
+          "SUM(errors) AS errors",
+          "SUM(input_tokens) AS input",
+          "SUM(output_tokens) AS output",
+          "SUM(cache_write_tokens) AS cache_write",
+          "SUM(cache_read_tokens) AS cache_read",
+          "TOTAL(cost_usd) AS cost",
+          "SUM(unpriced) AS unpriced",
+          "SUM(max_tokens_stops) AS max_tokens_stops",
+          "SUM(retries) AS retries",
+          "SUM(failovers) AS failovers",
+        ].join(", ")}
+         FROM usage_hourly ${clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : ""}
+         ${by.length > 0 ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}`,
+      )
+      .all(params) as Record<string, number | string | null>[];
   }
 
   requests(query: UsageQuery): LedgerRequest[] {
