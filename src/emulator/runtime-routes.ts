@@ -50,6 +50,33 @@ function begin(state: EmulatorState, api: Api, operation: string): Attempt {
   };
 }
 
+/** Journals a request that bills nothing (a refusal, a token count). */
+function journalUnbilled(
+  state: EmulatorState,
+  attempt: Attempt,
+  outcome: { status: number; errorName: string | null; foundationModel: string | null },
+): void {
+  state.journal.record({
+    time: new Date(attempt.startedAt).toISOString(),
+    requestId: attempt.requestId,
+    api: attempt.api,
+    operation: attempt.operation,
+    region: attempt.region,
+    model: attempt.model,
+    foundationModel: outcome.foundationModel,
+    identity: attempt.identity,
+    status: outcome.status,
+    errorName: outcome.errorName,
+    outcome: outcome.status >= 400 ? "error" : "completed",
+    stream: false,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+    latencyMs: state.now() - attempt.startedAt,
+  });
+}
+
 /** Records a request refused before it became a call (auth, resolution, validation). */
 function refuse(state: EmulatorState, attempt: Attempt, error: unknown): Response {
   const known =
@@ -60,24 +87,10 @@ function refuse(state: EmulatorState, attempt: Attempt, error: unknown): Respons
           "The system encountered an unexpected error during processing. Try your request again.",
         );
   if (!(error instanceof EmulatorError)) console.error("[emulator] unexpected error:", error);
-  state.journal.record({
-    time: new Date(attempt.startedAt).toISOString(),
-    requestId: attempt.requestId,
-    api: attempt.api,
-    operation: attempt.operation,
-    region: attempt.region,
-    model: attempt.model,
-    foundationModel: null,
-    identity: attempt.identity,
+  journalUnbilled(state, attempt, {
     status: known.status,
     errorName: known.exception,
-    outcome: "error",
-    stream: false,
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheReadInputTokens: 0,
-    cacheWriteInputTokens: 0,
-    latencyMs: state.now() - attempt.startedAt,
+    foundationModel: null,
   });
   return attempt.api === "bedrock-runtime"
     ? awsErrorResponse(known, attempt.requestId)
@@ -284,25 +297,7 @@ export async function countTokensBedrock(c: EmulatorContext, state: EmulatorStat
     const inner = parseJsonObject(Buffer.from(encoded, "base64"));
     const body = validate(state, inner, model, "invoke", req.headers);
     const count = inputTokens(body);
-    state.journal.record({
-      time: new Date(attempt.startedAt).toISOString(),
-      requestId: attempt.requestId,
-      api: attempt.api,
-      operation: attempt.operation,
-      region: attempt.region,
-      model: attempt.model,
-      foundationModel: model.bedrockModelId,
-      identity: attempt.identity,
-      status: 200,
-      errorName: null,
-      outcome: "completed",
-      stream: false,
-      inputTokens: 0,
-      outputTokens: 0,
-      cacheReadInputTokens: 0,
-      cacheWriteInputTokens: 0,
-      latencyMs: state.now() - attempt.startedAt,
-    });
+    journalUnbilled(state, attempt, { status: 200, errorName: null, foundationModel: model.bedrockModelId });
     return jsonResponse({ inputTokens: count }, 200, { "x-amzn-requestid": attempt.requestId });
   } catch (error) {
     return refuse(state, attempt, error);
@@ -395,7 +390,10 @@ export async function anthropicCountTokens(c: EmulatorContext, state: EmulatorSt
     const raw = parseJsonObject(req.body);
     const model = anthropicModel(state, raw);
     // count_tokens takes a Messages body without max_tokens.
+    attempt.identity = "anthropic-api-key";
+    attempt.model = raw.model as string;
     const body = validate(state, { max_tokens: 1, ...raw }, model, "messages", req.headers, true);
+    journalUnbilled(state, attempt, { status: 200, errorName: null, foundationModel: model.bedrockModelId });
     return jsonResponse({ input_tokens: inputTokens(body) }, 200, { "request-id": attempt.requestId });
   } catch (error) {
     return refuse(state, attempt, error);
