@@ -4,6 +4,8 @@
  * lines are parsed; text deltas pass without being read.
  */
 const WATCHED = /^event: (message_start|message_delta|error)$/;
+/** The same names as bytes: a chunk holding none of them (text deltas) is passed on unread. */
+const MARKERS = ["event: message_start", "event: message_delta", "event: error"].map((m) => Buffer.from(m));
 
 export interface SseTapCallbacks {
   onEvent(type: string, data: Record<string, unknown>): void;
@@ -64,6 +66,15 @@ export function sseTap(
         scan(decoder.decode());
         end(true);
         controller.close();
+        return;
+      }
+      // Fast path: a chunk of whole lines (ending in a newline, nothing carried over) with no
+      // watched event is not decoded at all. Any other chunk is scanned, so a marker split across
+      // chunks leaves its start in `carry` and the next chunk goes the slow way too.
+      const bytes = Buffer.from(result.value.buffer, result.value.byteOffset, result.value.byteLength);
+      const wholeLines = bytes.length > 0 && bytes[bytes.length - 1] === 0x0a;
+      if (carry === "" && pending === null && wholeLines && !MARKERS.some((m) => bytes.includes(m))) {
+        controller.enqueue(result.value);
         return;
       }
       scan(decoder.decode(result.value, { stream: true }));
