@@ -2,8 +2,7 @@
  * Bedrock behaviour that changes over time, read from `data/bedrock.json` and
  * `data/bedrock-betas.json` (each rule there carries its source and date).
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readDataFile } from "../util/data-file.js";
 
 export interface EmulatorRules {
   anthropicVersions: { bedrock: string[]; datedPattern: string; datedMinimum: string };
@@ -20,16 +19,12 @@ export interface BetaRules {
   flagPattern: string;
 }
 
-function readData<T>(name: string): T {
-  return JSON.parse(readFileSync(fileURLToPath(new URL(`../../data/${name}`, import.meta.url)), "utf8")) as T;
-}
-
 let cached: { rules: EmulatorRules; betas: BetaRules } | undefined;
 
 export function shippedRules(): { rules: EmulatorRules; betas: BetaRules } {
   cached ??= {
-    rules: readData<EmulatorRules>("bedrock.json"),
-    betas: readData<BetaRules>("bedrock-betas.json"),
+    rules: readDataFile<EmulatorRules>("bedrock.json"),
+    betas: readDataFile<BetaRules>("bedrock-betas.json"),
   };
   return cached;
 }

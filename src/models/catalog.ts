@@ -2,8 +2,7 @@
  * The Claude model catalog: `data/models.json`, each entry with its source and date.
  * Model ids live in that file only; code looks them up here.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readDataFile } from "../util/data-file.js";
 
 export interface GeographyEntry {
   prefix: string;
@@ -191,8 +190,7 @@ let shipped: ModelCatalog | undefined;
 /** The catalog shipped in `data/models.json` (read once). */
 export function shippedCatalog(): ModelCatalog {
   if (!shipped) {
-    const path = fileURLToPath(new URL("../../data/models.json", import.meta.url));
-    shipped = new ModelCatalog(JSON.parse(readFileSync(path, "utf8")) as CatalogData);
+    shipped = new ModelCatalog(readDataFile<CatalogData>("models.json"));
   }
   return shipped;
 }

@@ -3,15 +3,12 @@
  * models have which profiles, which regions each geography covers), not from guesses, so that
  * a data update that changes an answer shows up here as a failed expectation about the data.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { readDataFile } from "../util/data-file.js";
 import { type CatalogData, isPastBedrockEndOfLife, type ModelEntry, shippedCatalog } from "./catalog.js";
 import { availableNames, ModelResolutionError, type ResolveOptions, resolveModel } from "./resolve.js";
 
-const data = JSON.parse(
-  readFileSync(fileURLToPath(new URL("../../data/models.json", import.meta.url)), "utf8"),
-) as CatalogData;
+const data = readDataFile<CatalogData>("models.json");
 const catalog = shippedCatalog();
 /**
  * The date lifecycle checks use: the day the data was updated, so that answers do not change as

@@ -7,8 +7,7 @@
  * are learned: the part is dropped, the request retried once, and the drop remembered for that
  * target and model.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readDataFile } from "../util/data-file.js";
 import { globMatch } from "../util/glob.js";
 
 export type CompatMode = "drop" | "strict";
@@ -24,18 +23,14 @@ export class CompatError extends Error {
   override readonly name = "CompatError";
 }
 
-function readData<T>(name: string): T {
-  return JSON.parse(readFileSync(fileURLToPath(new URL(`../../data/${name}`, import.meta.url)), "utf8")) as T;
-}
-
 let shipped: CompatRules | undefined;
 
 export function shippedCompatRules(): CompatRules {
   if (!shipped) {
-    const betas = readData<{ denied: { flag: string }[]; accepted: { flags: string[] } }>(
+    const betas = readDataFile<{ denied: { flag: string }[]; accepted: { flags: string[] } }>(
       "bedrock-betas.json",
     );
-    const bedrock = readData<{
+    const bedrock = readDataFile<{
       invokeBodyFields: { accepted: string[] };
       exclusiveSamplingModels: { patterns: string[] };
     }>("bedrock.json");

@@ -5,9 +5,9 @@
  * (about 10% more from Sonnet 4.5 on), and legacy models in extended access at theirs. A model
  * without a price costs `null`: shown as unknown, never as a silent zero.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+
 import type { ModelEntry } from "../models/catalog.js";
+import { readDataFile } from "../util/data-file.js";
 import type { Usage } from "./usage.js";
 
 export interface Price {
@@ -100,8 +100,6 @@ export function costOf(usage: Usage, price: Price | undefined): number | null {
 let shipped: PriceData | undefined;
 
 export function shippedPrices(): PriceData {
-  shipped ??= JSON.parse(
-    readFileSync(fileURLToPath(new URL("../../data/prices.json", import.meta.url)), "utf8"),
-  ) as PriceData;
+  shipped ??= readDataFile<PriceData>("prices.json");
   return shipped;
 }

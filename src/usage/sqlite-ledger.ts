@@ -181,6 +181,34 @@ interface RequestRow {
   failover: number;
 }
 
+type Measure = Exclude<keyof UsageRow, "group">;
+
+/** Each sum a report gives: its SQL over raw requests and over the hourly rollup. */
+const MEASURES: { field: Measure; raw: string; rolled: string }[] = [
+  { field: "requests", raw: "COUNT(*)", rolled: "SUM(requests)" },
+  { field: "errors", raw: "SUM(status >= 400 OR status = 0)", rolled: "SUM(errors)" },
+  { field: "inputTokens", raw: "SUM(input_tokens)", rolled: "SUM(input_tokens)" },
+  { field: "outputTokens", raw: "SUM(output_tokens)", rolled: "SUM(output_tokens)" },
+  { field: "cacheWriteTokens", raw: "SUM(cache_write_tokens)", rolled: "SUM(cache_write_tokens)" },
+  { field: "cacheReadTokens", raw: "SUM(cache_read_tokens)", rolled: "SUM(cache_read_tokens)" },
+  { field: "costUsd", raw: "TOTAL(cost_usd)", rolled: "TOTAL(cost_usd)" },
+  {
+    field: "unpricedRequests",
+    raw: "SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0)",
+    rolled: "SUM(unpriced)",
+  },
+  { field: "maxTokensStops", raw: "SUM(stop_reason IS 'max_tokens')", rolled: "SUM(max_tokens_stops)" },
+  { field: "retries", raw: "SUM(attempts - 1)", rolled: "SUM(retries)" },
+  { field: "failovers", raw: "SUM(failover)", rolled: "SUM(failovers)" },
+];
+
+function measuresOf(row: Record<string, number | string | null>): Omit<UsageRow, "group"> {
+  return Object.fromEntries(MEASURES.map(({ field }) => [field, Number(row[field] ?? 0)])) as Omit<
+    UsageRow,
+    "group"
+  >;
+}
+
 export class SqliteLedger implements LedgerStore {
   private readonly db: Database.Database;
   private readonly insertRequest: Database.Statement;
@@ -288,64 +316,19 @@ export class SqliteLedger implements LedgerStore {
     }
     const merged = new Map<string, UsageRow>();
     for (const row of parts) {
-      const group = Object.fromEntries(by.map((key, i) => [key, row[`g${i}`] as string | null]));
+      if (Number(row.requests ?? 0) === 0) continue;
       const id = JSON.stringify(by.map((_, i) => row[`g${i}`]));
-      const sums: UsageRow = {
-        group,
-        requests: Number(row.requests ?? 0),
-        errors: Number(row.errors ?? 0),
-        inputTokens: Number(row.input ?? 0),
-        outputTokens: Number(row.output ?? 0),
-        cacheWriteTokens: Number(row.cache_write ?? 0),
-        cacheReadTokens: Number(row.cache_read ?? 0),
-        costUsd: Number(row.cost ?? 0),
-        unpricedRequests: Number(row.unpriced ?? 0),
-        maxTokensStops: Number(row.max_tokens_stops ?? 0),
-        retries: Number(row.retries ?? 0),
-        failovers: Number(row.failovers ?? 0),
-      };
-      if (sums.requests === 0) continue;
       const existing = merged.get(id);
       if (!existing) {
-        merged.set(id, sums);
+        const group = Object.fromEntries(by.map((key, i) => [key, row[`g${i}`] as string | null]));
+        merged.set(id, { group, ...measuresOf(row) });
         continue;
       }
-      for (const field of [
-        "requests",
-        "errors",
-        "inputTokens",
-        "outputTokens",
-        "cacheWriteTokens",
-        "cacheReadTokens",
-        "costUsd",
-        "unpricedRequests",
-        "maxTokensStops",
-        "retries",
-        "failovers",
-      ] as const) {
-        existing[field] += sums[field];
-      }
+      for (const { field } of MEASURES) existing[field] += Number(row[field] ?? 0);
     }
     const rows = [...merged.values()];
-    if (by.length === 0 && rows.length === 0) {
-      // Totals always come as one row, zeros when nothing matched.
-      return [
-        {
-          group: {},
-          requests: 0,
-          errors: 0,
-          inputTokens: 0,
-          outputTokens: 0,
-          cacheWriteTokens: 0,
-          cacheReadTokens: 0,
-          costUsd: 0,
-          unpricedRequests: 0,
-          maxTokensStops: 0,
-          retries: 0,
-          failovers: 0,
-        },
-      ];
-    }
+    // Totals always come as one row, zeros when nothing matched.
+    if (by.length === 0 && rows.length === 0) return [{ group: {}, ...measuresOf({}) }];
     return rows.sort((a, b) => {
       for (const key of by) {
         const x = a.group[key] ?? "";
@@ -361,20 +344,7 @@ export class SqliteLedger implements LedgerStore {
     const groups = by.map((key, i) => `${GROUP_SQL[key]} AS g${i}`);
     return this.db
       .prepare(
-        `SELECT ${[
-          ...groups,
-          "COUNT(*) AS requests",
-          "SUM(status >= 400 OR status = 0) AS errors",
-          "SUM(input_tokens) AS input",
-          "SUM(output_tokens) AS output",
-          "SUM(cache_write_tokens) AS cache_write",
-          "SUM(cache_read_tokens) AS cache_read",
-          "TOTAL(cost_usd) AS cost",
-          "SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0) AS unpriced",
-          "SUM(stop_reason IS 'max_tokens') AS max_tokens_stops",
-          "SUM(attempts - 1) AS retries",
-          "SUM(failover) AS failovers",
-        ].join(", ")}
+        `SELECT ${[...groups, ...MEASURES.map((m) => `${m.raw} AS ${m.field}`)].join(", ")}
          FROM requests ${sql}
          ${by.length > 0 ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}`,
       )
@@ -415,20 +385,7 @@ export class SqliteLedger implements LedgerStore {
     const groups = by.map((key, i) => `${groupSql[key]} AS g${i}`);
     return this.db
       .prepare(
-        `SELECT ${[
-          ...groups,
-          "SUM(requests) AS requests",
-          "SUM(errors) AS errors",
-          "SUM(input_tokens) AS input",
-          "SUM(output_tokens) AS output",
-          "SUM(cache_write_tokens) AS cache_write",
-          "SUM(cache_read_tokens) AS cache_read",
-          "TOTAL(cost_usd) AS cost",
-          "SUM(unpriced) AS unpriced",
-          "SUM(max_tokens_stops) AS max_tokens_stops",
-          "SUM(retries) AS retries",
-          "SUM(failovers) AS failovers",
-        ].join(", ")}
+        `SELECT ${[...groups, ...MEASURES.map((m) => `${m.rolled} AS ${m.field}`)].join(", ")}
          FROM usage_hourly ${clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : ""}
          ${by.length > 0 ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}`,
       )
