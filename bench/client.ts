@@ -1,16 +1,3 @@
-/**
- * Client benchmarks: calls per second and client CPU per call of `createClient()` (ours),
- * `AnthropicBedrock` (`@anthropic-ai/bedrock-sdk`) and the raw AWS SDK (`@aws-sdk/client-bedrock-runtime`),
- * non-streaming and streaming, sequential and 16 at a time, against one emulator with no added latency.
- *
- * The emulator runs in a child process (`dist/cli/main.js emulate`, so `npm run build` first): the
- * `process.cpuUsage()` of this process then counts the client alone (its JSON, signing, HTTP and
- * stream decoding, and its garbage collection), never the emulator's work. Each configuration is
- * measured in several rounds, in a rotated order each round, and the median is reported, so that
- * JIT warm-up, GC debt left by the previous configuration and ordering do not decide the result.
- */
-import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { AnthropicBedrock } from "@anthropic-ai/bedrock-sdk";
 import {
   BedrockRuntimeClient,
@@ -19,6 +6,7 @@ import {
 } from "@aws-sdk/client-bedrock-runtime";
 import { createClient } from "../src/client.js";
 import type { Row } from "./emulator.js";
+import { spawnEmulator, stopEmulator } from "./emulator-process.js";
 
 /** What every client asks: the emulator pads the answer to 150 output tokens (50 stream deltas). */
 const PROMPT = "Explain why serverless architectures require careful timeout tuning. [[tokens=150]]";
@@ -42,39 +30,6 @@ export interface ClientBenchOptions {
   concurrency?: number;
   /** Warm-up calls before each measurement. Default 50. */
   warmup?: number;
-}
-
-interface Emulator {
-  url: string;
-  child: ChildProcess;
-}
-
-/** `bedrock-claude emulate --port 0` in a child process; resolves with the URL it prints. */
-async function spawnEmulator(): Promise<Emulator> {
-  const main = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
-  const child = spawn(process.execPath, [main, "emulate", "--port", "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`emulate exited ${code} (run \`npm run build\` first)`)));
-  });
-  // Keep reading: a full pipe would block the child.
-  child.stdout!.resume();
-  return { url, child };
-}
-
-async function stopEmulator(emulator: Emulator): Promise<void> {
-  if (emulator.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => emulator.child.once("exit", resolve));
-  emulator.child.kill("SIGTERM");
-  await exited;
 }
 
 type Call = () => Promise<void>;

@@ -1,24 +1,6 @@
-/**
- * Ledger benchmarks (issue 5): the cost of recording a request and of reporting over a large ledger.
- *
- * - `SqliteLedger.record()` alone: one request with 1 or 3 attempts per call, each call its own
- *   transaction (WAL, `synchronous = NORMAL`), as the recorder writes them.
- * - The recorder on the response path, in-process: `UsageRecorder.finish()` on an InvokeModel-like
- *   JSON answer and on a 55-event SSE stream, against reading the same answer without it.
- * - End to end: `createClient({ ledger: false })` against `createClient({ ledger: { path } })` on one
- *   emulator in a child process (its CPU not counted), in alternating rounds, median of the rounds.
- * - Reports over 1,000,000 recorded requests spread over 30 days (built with batched inserts):
- *   `report({ by: ["model", "day"] })`, `report({ by: [] })` over 30 days, and the three queries
- *   `bedrock-claude usage --since 7d` runs (by model, totals, spend per day for the sparkline).
- *
- * Targets from the issue: recording adds under 50 µs per request; a report over 1M rows under 1 s.
- */
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { createClient } from "../src/client.js";
 import { shippedCatalog } from "../src/models/catalog.js";
@@ -29,6 +11,7 @@ import { PriceBook, shippedPrices } from "../src/usage/prices.js";
 import { timeOrderedId, UsageRecorder } from "../src/usage/recorder.js";
 import { SqliteLedger } from "../src/usage/sqlite-ledger.js";
 import type { Row } from "./emulator.js";
+import { spawnEmulator } from "./emulator-process.js";
 
 const DAY_MS = 86_400_000;
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
@@ -329,25 +312,6 @@ async function benchRecorder(dir: string, withStore: boolean): Promise<RecorderC
 }
 
 // --- end to end: createClient with and without a ledger ------------------------------------------
-
-async function spawnEmulator(): Promise<{ url: string; child: ChildProcess }> {
-  const main = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
-  const child = spawn(process.execPath, [main, "emulate", "--port", "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`emulate exited ${code} (run \`npm run build\` first)`)));
-  });
-  child.stdout!.resume();
-  return { url, child };
-}
 
 interface EndToEnd {
   mode: string;

@@ -1,45 +1,21 @@
 /** `bedrock-claude ask`, `chat` and `models`, run as a user runs them, against `--emulator`. */
-import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { type ProcessRun, runCli } from "./helpers.js";
 
-const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 /** A fresh BEDROCK_CLAUDE_HOME: the CLI's ledger goes there, never to the user's. */
 const HOME_DIR = mkdtempSync(path.join(os.tmpdir(), "bedrock-claude-cli-"));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], stdin = "", env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        AWS_REGION: "",
-        AWS_PROFILE: "",
-        AWS_BEARER_TOKEN_BEDROCK: "",
-        BEDROCK_CLAUDE_HOME: HOME_DIR,
-        ...env,
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+function cli(args: string[], stdin = "", env: Record<string, string> = {}): Promise<ProcessRun> {
+  const isolated = {
+    AWS_REGION: "",
+    AWS_PROFILE: "",
+    AWS_BEARER_TOKEN_BEDROCK: "",
+    BEDROCK_CLAUDE_HOME: HOME_DIR,
+  };
+  return runCli(args, { stdin, env: { ...isolated, ...env } });
 }
 
 const PROMPT = "Explain why serverless architectures require careful timeout tuning.";

@@ -1,30 +1,15 @@
 /** `bedrock-claude drill` as a user runs it. */
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { type ProcessRun, runCli } from "./helpers.js";
 
-const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 /** A fresh BEDROCK_CLAUDE_HOME: the CLI's ledger goes there, never to the user's. */
 const HOME_DIR = mkdtempSync(path.join(os.tmpdir(), "bedrock-claude-cli-"));
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-      env: { ...process.env, AWS_REGION: "", AWS_PROFILE: "", BEDROCK_CLAUDE_HOME: HOME_DIR },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[]): Promise<ProcessRun> {
+  return runCli(args, { env: { AWS_REGION: "", AWS_PROFILE: "", BEDROCK_CLAUDE_HOME: HOME_DIR } });
 }
 
 describe("bedrock-claude drill", () => {

@@ -4,50 +4,24 @@
  * throttled failures, retries, failovers and answers cut by max_tokens. Every expected figure is
  * computed here from the records themselves.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseWhen } from "../src/cli/usage.js";
 import type { LedgerAttempt, LedgerRequest } from "../src/usage/ledger.js";
 import { costOf, endpointKind, PriceBook, shippedPrices } from "../src/usage/prices.js";
 import { SqliteLedger } from "../src/usage/sqlite-ledger.js";
 import type { Usage } from "../src/usage/usage.js";
+import { type ProcessRun, runCli } from "./helpers.js";
 
-const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const TMP = mkdtempSync(path.join(os.tmpdir(), "bedrock-claude-usage-"));
 /** A fresh BEDROCK_CLAUDE_HOME with no ledger in it. */
 const HOME_DIR = path.join(TMP, "home");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        BEDROCK_CLAUDE_HOME: HOME_DIR,
-        BEDROCK_CLAUDE_LEDGER: "",
-        BEDROCK_CLAUDE_CONFIG: "",
-        ...env,
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+function cli(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
+  return runCli(args, {
+    env: { BEDROCK_CLAUDE_HOME: HOME_DIR, BEDROCK_CLAUDE_LEDGER: "", BEDROCK_CLAUDE_CONFIG: "", ...env },
   });
 }
 

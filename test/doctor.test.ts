@@ -5,20 +5,16 @@
  * fails first, the plain-words diagnosis and the fix (the command to run, or the policy to paste).
  */
 
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CheckResult, DoctorReport } from "../src/doctor/report.js";
 import { type DoctorOptions, runDoctor } from "../src/doctor/run.js";
 import { startEmulator } from "../src/emulator/index.js";
 import { shippedCatalog } from "../src/models/catalog.js";
 import { resolveModel } from "../src/models/resolve.js";
-import { useEmulator } from "./helpers.js";
+import { ISOLATED_VARIABLES, KEPT_AWS_VARIABLES, runProcess, useAwsSandbox, useEmulator } from "./helpers.js";
 
 const MINUTE = 60_000;
 const T0 = Date.now();
@@ -66,49 +62,10 @@ const emulator = useEmulator({
   },
 });
 
-/** Kept by the test runner itself: the AWS SDK's Node-version warning switch. */
-const KEEP = new Set(["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"]);
-const ISOLATED = /^(AWS_|BEDROCK_CLAUDE_)/;
+const sandbox = useAwsSandbox("bedrock-claude-doctor-");
 
-let savedEnv: Record<string, string | undefined>;
-let home: string;
-let awsDir: string;
-
-beforeEach(async () => {
-  savedEnv = {};
-  for (const name of Object.keys(process.env)) {
-    if (ISOLATED.test(name) || name === "HOME") savedEnv[name] = process.env[name];
-  }
-  for (const name of Object.keys(process.env)) {
-    if (ISOLATED.test(name) && !KEEP.has(name)) delete process.env[name];
-  }
-  // A fresh HOME per test (fresh paths: the SDK's ini loader caches files by path), empty until
-  // the test writes ~/.aws/config or ~/.aws/credentials.
-  home = await mkdtemp(path.join(os.tmpdir(), "bedrock-claude-doctor-"));
-  awsDir = path.join(home, ".aws");
-  mkdirSync(awsDir);
-  process.env.HOME = home;
-  process.env.AWS_CONFIG_FILE = path.join(awsDir, "config");
-  process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(awsDir, "credentials");
-  // No instance metadata: on an EC2 host the chain would otherwise find the host's role.
-  process.env.AWS_EC2_METADATA_DISABLED = "true";
-  process.env.BEDROCK_CLAUDE_HOME = path.join(home, "bedrock-claude-home");
-});
-
-afterEach(async () => {
-  for (const name of Object.keys(process.env)) {
-    if ((ISOLATED.test(name) || name === "HOME") && !(name in savedEnv)) delete process.env[name];
-  }
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  await rm(home, { recursive: true, force: true });
-});
-
-async function writeAwsFiles(files: { config?: string; credentials?: string }): Promise<void> {
-  if (files.config !== undefined) await writeFile(path.join(awsDir, "config"), files.config);
-  if (files.credentials !== undefined) await writeFile(path.join(awsDir, "credentials"), files.credentials);
+function writeAwsFiles(files: { config?: string; credentials?: string }): Promise<void> {
+  return sandbox.writeAwsFiles(files);
 }
 
 function credentialsSection(name: string, keys: Partial<Keys>): string {
@@ -533,51 +490,32 @@ const CLI_TIMEOUT = 90_000;
 function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (ISOLATED.test(name) && !KEEP.has(name)) continue;
+    if (ISOLATED_VARIABLES.test(name) && !KEPT_AWS_VARIABLES.has(name)) continue;
     if (name === "NO_COLOR" || name === "FORCE_COLOR") continue;
     env[name] = value;
   }
   const merged: NodeJS.ProcessEnv = {
     ...env,
-    HOME: home,
-    AWS_CONFIG_FILE: path.join(awsDir, "config"),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(awsDir, "credentials"),
+    HOME: sandbox.home,
+    AWS_CONFIG_FILE: path.join(sandbox.awsDir, "config"),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(sandbox.awsDir, "credentials"),
     AWS_EC2_METADATA_DISABLED: "true",
-    BEDROCK_CLAUDE_HOME: path.join(home, "bedrock-claude-home"),
+    BEDROCK_CLAUDE_HOME: path.join(sandbox.home, "bedrock-claude-home"),
     ...extra,
   };
   for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
   return merged;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env });
-    let stdout = "";
-    let stderr = "";
-    let lastOutput = Date.now();
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      lastOutput = Date.now();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      lastOutput = Date.now();
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, stdout, stderr, lingerMs: Date.now() - lastOutput }));
-  });
-}
-
 function cli(args: string[], extra: Record<string, string | undefined> = {}): Promise<Run> {
-  return run(process.execPath, ["--import", "tsx", MAIN, "doctor", ...args], childEnv(extra));
+  return runProcess(process.execPath, ["--import", "tsx", MAIN, "doctor", ...args], { env: childEnv(extra) });
 }
 
 /** The CLI on a real terminal (a pseudo-terminal from util-linux `script`): stdout.isTTY is true. */
 function cliOnTerminal(args: string[], extra: Record<string, string> = {}): Promise<Run> {
   const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
   const command = [process.execPath, "--import", "tsx", MAIN, "doctor", ...args].map(quote).join(" ");
-  return run("script", ["-qec", command, "/dev/null"], childEnv(extra));
+  return runProcess("script", ["-qec", command, "/dev/null"], { env: childEnv(extra) });
 }
 
 /** The mark and title of each check line (`  ✓ Credentials: ...`). */

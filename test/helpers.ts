@@ -2,9 +2,16 @@
  * Shared test helpers: an emulator on a free port, and a SigV4 signer for hand-made requests
  * (the same `@smithy/signature-v4` the AWS SDK signs with) for cases no official client sends.
  */
+
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { type RunningEmulator, type StartEmulatorOptions, startEmulator } from "../src/emulator/index.js";
 
 export const TEST_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" } as const;
@@ -94,3 +101,117 @@ export const SONNET_46_FOUNDATION = "anthropic.claude-sonnet-4-6";
 export const HAIKU_45_PROFILE = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
 export const HAIKU_45_FOUNDATION = "anthropic.claude-haiku-4-5-20251001-v1:0";
 export const OPUS_47_PROFILE = "us.anthropic.claude-opus-4-7";
+
+/** What a finished child process printed. */
+export interface ProcessRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** How long it lived after its last output (a timer left running shows here). */
+  lingerMs: number;
+}
+
+/** Runs a command to its end, collecting its output; `stdin` is written and closed. */
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<ProcessRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: options.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    let lastOutput = Date.now();
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      lastOutput = Date.now();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      lastOutput = Date.now();
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, stdout, stderr, lingerMs: Date.now() - lastOutput }));
+    child.stdin.end(options.stdin ?? "");
+  });
+}
+
+/** The CLI's source entry point, run through tsx so tests exercise the current code. */
+export const CLI_MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+
+/**
+ * Runs `bedrock-claude ARGS` as a user would. `env` is laid over this process's environment; a
+ * variable set to `undefined` is removed.
+ */
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; stdin?: string } = {},
+): Promise<ProcessRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+  return runProcess(process.execPath, ["--import", "tsx", CLI_MAIN, ...args], { env, stdin: options.stdin });
+}
+
+/** The AWS SDK's Node-version warning switch: set by the test runner, kept for children too. */
+export const KEPT_AWS_VARIABLES = new Set(["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"]);
+/** Variables a sandbox clears: every AWS_* and BEDROCK_CLAUDE_* of this machine. */
+export const ISOLATED_VARIABLES = /^(AWS_|BEDROCK_CLAUDE_)/;
+
+export interface AwsSandbox {
+  /** The fresh HOME of the current test. */
+  readonly home: string;
+  /** `$HOME/.aws`, empty until the test writes files. */
+  readonly awsDir: string;
+  writeAwsFiles(files: { config?: string; credentials?: string }): Promise<void>;
+}
+
+/**
+ * A fresh HOME with an empty `~/.aws` per test (fresh paths: the SDK's ini loader caches files by
+ * path), every AWS_* and BEDROCK_CLAUDE_* variable of this machine cleared and restored after, and
+ * no instance metadata (on an EC2 host the chain would otherwise find the host's role).
+ */
+export function useAwsSandbox(prefix: string): AwsSandbox {
+  let saved: Record<string, string | undefined> = {};
+  const sandbox = { home: "", awsDir: "" };
+  beforeEach(async () => {
+    saved = {};
+    for (const name of Object.keys(process.env)) {
+      if (ISOLATED_VARIABLES.test(name) || name === "HOME") saved[name] = process.env[name];
+    }
+    for (const name of Object.keys(process.env)) {
+      if (ISOLATED_VARIABLES.test(name) && !KEPT_AWS_VARIABLES.has(name)) delete process.env[name];
+    }
+    sandbox.home = await mkdtemp(path.join(os.tmpdir(), prefix));
+    sandbox.awsDir = path.join(sandbox.home, ".aws");
+    mkdirSync(sandbox.awsDir);
+    process.env.HOME = sandbox.home;
+    process.env.AWS_CONFIG_FILE = path.join(sandbox.awsDir, "config");
+    process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(sandbox.awsDir, "credentials");
+    process.env.AWS_EC2_METADATA_DISABLED = "true";
+    // No bedrock-claude config file or ledger from the real home.
+    process.env.BEDROCK_CLAUDE_HOME = path.join(sandbox.home, "bedrock-claude-home");
+  });
+  afterEach(async () => {
+    for (const name of Object.keys(process.env)) {
+      if ((ISOLATED_VARIABLES.test(name) || name === "HOME") && !(name in saved)) delete process.env[name];
+    }
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await rm(sandbox.home, { recursive: true, force: true });
+  });
+  return {
+    get home() {
+      return sandbox.home;
+    },
+    get awsDir() {
+      return sandbox.awsDir;
+    },
+    async writeAwsFiles(files) {
+      if (files.config !== undefined) await writeFile(path.join(sandbox.awsDir, "config"), files.config);
+      if (files.credentials !== undefined)
+        await writeFile(path.join(sandbox.awsDir, "credentials"), files.credentials);
+    },
+  };
+}

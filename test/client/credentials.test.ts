@@ -1,13 +1,4 @@
-/**
- * The AWS credential chain and region precedence with real shared config files: each test gets its
- * own HOME with `~/.aws/config` and `~/.aws/credentials` (fresh paths, because the SDK's ini loader
- * caches files by path), and each case is proven by a real call through `createClient()` to the
- * emulator, which logs the identity that signed the request and the region of its credential scope.
- */
-
-import { mkdirSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import type { AwsCredentialIdentity } from "@smithy/types";
@@ -15,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resolveRegion } from "../../src/aws/region.js";
 import { type CreateClientOptions, createClient, resolveTargets } from "../../src/client.js";
 import type { RequestRecord } from "../../src/emulator/index.js";
-import { useEmulator } from "../helpers.js";
+import { useAwsSandbox, useEmulator } from "../helpers.js";
 
 const MINUTE = 60_000;
 /** When the suite loads; the emulator's session identities expire relative to it. */
@@ -78,53 +69,19 @@ const emulator = useEmulator({
   },
 });
 
-/** Kept by the test runner itself: the AWS SDK's Node-version warning switch. */
-const KEEP = new Set(["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"]);
-const ISOLATED = /^(AWS_|BEDROCK_CLAUDE_)/;
+const sandbox = useAwsSandbox("bedrock-claude-credentials-");
 
-let savedEnv: Record<string, string | undefined>;
-let home: string;
-let awsDir: string;
-
-beforeEach(async () => {
-  savedEnv = {};
-  for (const name of Object.keys(process.env)) {
-    if (ISOLATED.test(name) || name === "HOME") savedEnv[name] = process.env[name];
-  }
-  // Every AWS_* variable (keys, profile, regions, endpoints, bearer token, web identity, container
-  // credentials...) and every BEDROCK_CLAUDE_* one is cleared: the test sets what it needs.
-  for (const name of Object.keys(process.env)) {
-    if (ISOLATED.test(name) && !KEEP.has(name)) delete process.env[name];
-  }
-  home = await mkdtemp(path.join(os.tmpdir(), "bedrock-claude-credentials-"));
-  awsDir = path.join(home, ".aws");
-  mkdirSync(awsDir);
-  process.env.HOME = home;
-  process.env.AWS_CONFIG_FILE = path.join(awsDir, "config");
-  process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(awsDir, "credentials");
-  // No instance metadata: on an EC2 host the chain would otherwise find the host's role.
-  process.env.AWS_EC2_METADATA_DISABLED = "true";
-  // No bedrock-claude config file from the real home.
-  process.env.BEDROCK_CLAUDE_HOME = path.join(home, "bedrock-claude-home");
+beforeEach(() => {
   emulatorClockOffset = 0;
   emulator.current.resetJournal();
 });
 
-afterEach(async () => {
-  for (const name of Object.keys(process.env)) {
-    if ((ISOLATED.test(name) || name === "HOME") && !(name in savedEnv)) delete process.env[name];
-  }
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+afterEach(() => {
   emulatorClockOffset = 0;
-  await rm(home, { recursive: true, force: true });
 });
 
-async function writeAwsFiles(files: { config?: string; credentials?: string }): Promise<void> {
-  if (files.config !== undefined) await writeFile(path.join(awsDir, "config"), files.config);
-  if (files.credentials !== undefined) await writeFile(path.join(awsDir, "credentials"), files.credentials);
+function writeAwsFiles(files: { config?: string; credentials?: string }): Promise<void> {
+  return sandbox.writeAwsFiles(files);
 }
 
 function credentialsSection(name: string, keys: Keys): string {
@@ -256,8 +213,8 @@ describe("expired session credentials", () => {
    * so the cached credentials are stale at the next call.
    */
   async function writeCredentialProcess(): Promise<{ script: string; counter: string }> {
-    const script = path.join(home, "credential-process.cjs");
-    const counter = path.join(home, "credential-process.count");
+    const script = path.join(sandbox.home, "credential-process.cjs");
+    const counter = path.join(sandbox.home, "credential-process.count");
     await writeFile(
       script,
       [
@@ -424,7 +381,7 @@ describe("endpoints", () => {
 
 describe("config file precedence", () => {
   async function writeConfig(config: Record<string, unknown>): Promise<string> {
-    const file = path.join(home, "bedrock-claude.json");
+    const file = path.join(sandbox.home, "bedrock-claude.json");
     await writeFile(file, JSON.stringify(config));
     process.env.BEDROCK_CLAUDE_CONFIG = file;
     return file;
