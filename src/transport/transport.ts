@@ -166,12 +166,16 @@ async function resolveFor(ctx: Context, target: Target, model: string): Promise<
 }
 
 /** InvokeModel: model into the path, `stream` and `model` out of the body, version and betas in. */
+/** An Anthropic body as InvokeModel (and CountTokens) take it: no `model` or `stream`, a version. */
+function invokeBody(body: Record<string, unknown>): Record<string, unknown> {
+  const { model: _model, stream: _stream, ...rest } = body;
+  rest.anthropic_version ??= BEDROCK_ANTHROPIC_VERSION;
+  return rest;
+}
+
 function prepareInvoke(target: Target, call: IncomingCall, resolved: ResolvedModel): Prepared {
-  const body = { ...call.body! };
-  const stream = body.stream === true;
-  delete body.model;
-  delete body.stream;
-  body.anthropic_version ??= BEDROCK_ANTHROPIC_VERSION;
+  const stream = call.body!.stream === true;
+  const body = invokeBody(call.body!);
   const operation = stream ? "invoke-with-response-stream" : "invoke";
   const url = new URL(`${target.baseUrl}/model/${encodeURIComponent(resolved.id)}/${operation}`);
   return { url, body, betas: betasOf(call), stream };
@@ -279,10 +283,8 @@ async function countTokens(ctx: Context, target: Target, call: IncomingCall): Pr
       extra,
     );
   }
-  const body: Record<string, unknown> = { max_tokens: 1, ...call.body! };
-  delete body.model;
-  delete body.stream;
-  body.anthropic_version ??= BEDROCK_ANTHROPIC_VERSION;
+  // CountTokens validates an InvokeModel body, which needs max_tokens; count_tokens has none.
+  const body = invokeBody({ max_tokens: 1, ...call.body! });
   const betas = ctx.compat.adapt(body, betasOf(call), {
     shape: "invoke",
     key: `${target.name} ${foundation}`,

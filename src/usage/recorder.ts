@@ -161,14 +161,16 @@ export class UsageRecorder {
       const stream = new StreamUsage();
       const body = sseTap(response.body, {
         onEvent: (type, data) => stream.onEvent(type, data),
-        onEnd: (complete) => {
-          const partial = !complete || !stream.finished;
+        onEnd: (how) => {
+          const partial = how !== "complete" || !stream.finished;
           this.write(
             this.build(ctx, response, stream.billed(), {
               firstByteMs,
               stopReason: stream.stopReason,
               partial,
-              errorName: stream.errorName ?? (complete ? null : "client_closed"),
+              errorName:
+                stream.errorName ??
+                (how === "cancelled" ? "client_closed" : how === "failed" ? "stream_failed" : null),
             }),
             ctx,
           );

@@ -10,9 +10,9 @@ const STREAM = [
 
 async function run(
   chunks: Uint8Array[],
-): Promise<{ events: string[]; text: string; complete: boolean | undefined }> {
+): Promise<{ events: string[]; text: string; complete: string | undefined }> {
   const events: string[] = [];
-  let complete: boolean | undefined;
+  let complete: string | undefined;
   const source = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const chunk of chunks) controller.enqueue(chunk);
@@ -39,15 +39,25 @@ describe("sseTap", () => {
       const { events, text, complete } = await run(chunks);
       expect(text).toBe(STREAM);
       expect(events).toEqual(["message_start:null", 'message_delta:{"output_tokens":7}']);
-      expect(complete).toBe(true);
+      expect(complete).toBe("complete");
     }
   });
 
-  it("reports an incomplete end when the reader cancels", async () => {
-    let ended: boolean | undefined;
+  it("reports a cancelled end when the reader cancels", async () => {
+    let ended: string | undefined;
     const source = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => undefined) });
     const out = sseTap(source, { onEvent: () => undefined, onEnd: (c) => (ended = c) });
     await out.cancel("gone");
-    expect(ended).toBe(false);
+    expect(ended).toBe("cancelled");
+  });
+
+  it("reports a failed end when the upstream breaks, and passes the error on", async () => {
+    let ended: string | undefined;
+    const source = new ReadableStream<Uint8Array>({
+      pull: (controller) => controller.error(new Error("reset")),
+    });
+    const out = sseTap(source, { onEvent: () => undefined, onEnd: (c) => (ended = c) });
+    await expect(new Response(out).text()).rejects.toThrow("reset");
+    expect(ended).toBe("failed");
   });
 });

@@ -9,8 +9,8 @@ const MARKERS = ["event: message_start", "event: message_delta", "event: error"]
 
 export interface SseTapCallbacks {
   onEvent(type: string, data: Record<string, unknown>): void;
-  /** The stream ended: `complete` false when it was cancelled or failed. */
-  onEnd(complete: boolean): void;
+  /** The stream ended: it closed normally, the upstream failed, or the reader cancelled (a client that went away). */
+  onEnd(end: "complete" | "failed" | "cancelled"): void;
 }
 
 /**
@@ -26,10 +26,10 @@ export function sseTap(
   let carry = "";
   let pending: string | null = null;
   let ended = false;
-  const end = (complete: boolean) => {
+  const end = (how: "complete" | "failed" | "cancelled") => {
     if (ended) return;
     ended = true;
-    callbacks.onEnd(complete);
+    callbacks.onEnd(how);
   };
   const scan = (text: string) => {
     carry += text;
@@ -58,13 +58,13 @@ export function sseTap(
       try {
         result = await reader.read();
       } catch (error) {
-        end(false);
+        end("failed");
         controller.error(error);
         return;
       }
       if (result.done) {
         scan(decoder.decode());
-        end(true);
+        end("complete");
         controller.close();
         return;
       }
@@ -81,7 +81,7 @@ export function sseTap(
       controller.enqueue(result.value);
     },
     async cancel(reason) {
-      end(false);
+      end("cancelled");
       await reader.cancel(reason);
     },
   });
