@@ -16,6 +16,7 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, describe, expect, it } from "vitest";
 import { type IncomingSignedRequest, verifySigV4 } from "../src/aws/sigv4-verify.js";
 import {
+  awsAnswer,
   HAIKU_45_PROFILE,
   invokeBody,
   SONNET_46_FOUNDATION,
@@ -82,22 +83,7 @@ function amz(ms: number): string {
     .replace(/\.\d{3}/, "");
 }
 
-interface Answer {
-  status: number;
-  errorType: string | undefined;
-  body: unknown;
-}
-
-async function answer(res: Response): Promise<Answer> {
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // left as text: the comparison below then shows what came back
-  }
-  return { status: res.status, errorType: res.headers.get("x-amzn-errortype")?.split(":")[0], body };
-}
+const answer = awsAnswer;
 
 function post(path: string, headers: Record<string, string> = {}, body = BODY): Promise<Response> {
   return fetch(`${emulator.current.url}${path}`, {

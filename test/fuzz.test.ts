@@ -8,6 +8,7 @@
  */
 import { BedrockRuntimeClient, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../src/util/random.js";
 import {
   HAIKU_45_PROFILE,
   invokeBody,
@@ -24,16 +25,10 @@ const emulator = useEmulator({ seed: 7 });
 
 /** mulberry32: a tiny seeded PRNG, so a failing case repeats on every run. */
 class Rng {
-  private state: number;
+  /** The project's own mulberry32 (src/util/random.ts). */
+  readonly next: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
   int(max: number): number {
     return Math.floor(this.next() * max);

@@ -215,3 +215,21 @@ export function useAwsSandbox(prefix: string): AwsSandbox {
     },
   };
 }
+
+/** An AWS error answer as tests compare it: status, `x-amzn-ErrorType` before its `:`, body (JSON when it parses). */
+export interface AwsAnswer {
+  status: number;
+  errorType: string | undefined;
+  body: unknown;
+}
+
+export async function awsAnswer(res: Response): Promise<AwsAnswer> {
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // left as text: a comparison then shows what came back
+  }
+  return { status: res.status, errorType: res.headers.get("x-amzn-errortype")?.split(":")[0], body };
+}

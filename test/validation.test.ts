@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-bedrock-runtime";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  awsAnswer,
   HAIKU_45_FOUNDATION,
   HAIKU_45_PROFILE,
   invokeBody,
@@ -52,22 +53,7 @@ function without(key: string): Record<string, unknown> {
   return body;
 }
 
-interface Refusal {
-  status: number;
-  errorType: string | undefined;
-  body: unknown;
-}
-
-async function refusal(res: Response): Promise<Refusal> {
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // compared as text
-  }
-  return { status: res.status, errorType: res.headers.get("x-amzn-errortype")?.split(":")[0], body };
-}
+const refusal = awsAnswer;
 
 /** Asserts a 400 ValidationException whose body is exactly `{"message": message}`. */
 async function expectValidation(res: Response, message: string): Promise<void> {
