@@ -38,6 +38,22 @@ export function encodeChunkEvent(anthropicEventJson: string, padding?: string): 
 }
 
 /**
+ * An event of a modelled event stream other than InvokeModel's (ConverseStream: `messageStart`,
+ * `contentBlockDelta`, `metadata`, ...): the payload is the event structure itself as JSON, not
+ * base64-wrapped, and `:event-type` names the union member. Bedrock pads these too (`p`).
+ */
+export function encodeEvent(eventType: string, payload: Record<string, unknown>): Uint8Array {
+  return codec.encode({
+    headers: stringHeaders({
+      ":event-type": eventType,
+      ":content-type": "application/json",
+      ":message-type": "event",
+    }),
+    body: fromUtf8(JSON.stringify(payload)),
+  });
+}
+
+/**
  * A modelled exception inside the stream: `:exception-type` is the lower-camel member name of the
  * response stream union (`throttlingException`, `modelStreamErrorException`, ...).
  */

@@ -13,6 +13,7 @@ import { awsErrorResponse, type NodeBindings } from "./http.js";
 import {
   anthropicCountTokens,
   anthropicMessages,
+  converse,
   countTokensBedrock,
   invokeModel,
   nativeMessages,
@@ -31,6 +32,8 @@ export function createEmulatorApp(state: EmulatorState): Hono<{ Bindings: NodeBi
 
   app.post("/model/:modelId/invoke", (c) => invokeModel(c, state, false));
   app.post("/model/:modelId/invoke-with-response-stream", (c) => invokeModel(c, state, true));
+  app.post("/model/:modelId/converse", (c) => converse(c, state, false));
+  app.post("/model/:modelId/converse-stream", (c) => converse(c, state, true));
   app.post("/model/:modelId/count-tokens", (c) => countTokensBedrock(c, state));
 
   app.post("/anthropic/v1/messages", (c) => nativeMessages(c, state));

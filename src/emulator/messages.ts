@@ -1,16 +1,17 @@
 /**
  * The one core behind every way of asking for a message: InvokeModel (JSON or AWS event stream),
- * the Anthropic-native Messages endpoints of bedrock-runtime and Mantle (JSON or SSE), and the
- * Anthropic API's own `/v1/messages`. Each request shape is validated and authorised by its
+ * Converse (JSON or its own event stream), the Anthropic-native Messages endpoints of
+ * bedrock-runtime and Mantle (JSON or SSE), and the Anthropic API's own `/v1/messages`. Each request shape is validated and authorised by its
  * route; from here on they share quotas, faults, the responder, billing and the journal.
  */
 import { anthropicErrorBody } from "../anthropic/errors.js";
 import { encodeSseEvent } from "../anthropic/sse.js";
-import { encodeChunkEvent, encodeExceptionEvent } from "../bedrock/event-stream.js";
+import { encodeChunkEvent, encodeEvent, encodeExceptionEvent } from "../bedrock/event-stream.js";
 import type { ModelEntry } from "../models/catalog.js";
 import { globMatch } from "../util/glob.js";
 import { sleep } from "../util/sleep.js";
 import { resetConnection } from "./connection.js";
+import { converseEventsFor, converseUsage, renderConverse } from "./converse-response.js";
 import { anthropicTypeFor, EmulatorError } from "./errors.js";
 import { FAULT_MESSAGES, type FaultDecision } from "./faults.js";
 import { anthropicErrorResponse, awsErrorResponse, type NodeBindings } from "./http.js";
@@ -18,11 +19,19 @@ import type { Api, RequestRecord } from "./journal.js";
 import { inputTokens } from "./prompt-cache.js";
 import { THROTTLE_MESSAGES } from "./quotas.js";
 import { type InputUsage, renderMessage, renderStream, type StreamEvent } from "./render.js";
-import { planResponse } from "./responder.js";
+import { type Plan, planResponse } from "./responder.js";
 import type { EmulatorState } from "./state.js";
 import type { MessagesBody } from "./validate.js";
 
-export type Encoding = "json" | "eventstream" | "sse";
+/**
+ * How the answer is written: the Anthropic Message as JSON, InvokeModel's event stream, SSE, or
+ * Converse's response and event stream.
+ */
+export type Encoding = "json" | "eventstream" | "sse" | "converse" | "converse-stream";
+
+function isStream(encoding: Encoding): boolean {
+  return encoding === "eventstream" || encoding === "sse" || encoding === "converse-stream";
+}
 
 export interface MessagesCall {
   api: Api;
@@ -36,6 +45,8 @@ export interface MessagesCall {
   identity: string | null;
   body: MessagesBody;
   encoding: Encoding;
+  /** Converse's `additionalModelResponseFieldPaths`. */
+  responseFieldPaths?: readonly string[];
   requestId: string;
   startedAt: number;
   bindings: NodeBindings;
@@ -97,7 +108,7 @@ function record(
     status,
     errorName,
     outcome,
-    stream: call.encoding !== "json",
+    stream: isStream(call.encoding),
     inputTokens: billed.input,
     outputTokens: billed.output,
     cacheReadInputTokens: billed.cacheRead,
@@ -131,7 +142,7 @@ export async function answerMessages(state: EmulatorState, call: MessagesCall): 
   if (!quota.ok)
     return failCall(state, call, new EmulatorError("ThrottlingException", THROTTLE_MESSAGES[quota.kind]));
 
-  const stream = call.encoding !== "json";
+  const stream = isStream(call.encoding);
   const decision = state.faults.decide({ region: call.region, modelNames, stream });
   await sleep(state.config.pace.firstByteMs + (decision?.latencyMs ?? 0));
   if (decision?.error && (!stream || decision.afterEvents === 0)) {
@@ -176,6 +187,20 @@ export async function answerMessages(state: EmulatorState, call: MessagesCall): 
     cacheWrite: cache.cacheWriteTokens,
   };
 
+  if (call.encoding === "converse") {
+    const billed = { ...inputBill, output: plan.outputTokens };
+    const answer = renderConverse(
+      plan,
+      converseUsage(billed),
+      state.now() - call.startedAt,
+      call.responseFieldPaths ?? [],
+    );
+    record(state, call, 200, "completed", billed, null);
+    return new Response(JSON.stringify(answer), {
+      status: 200,
+      headers: { "content-type": "application/json", "x-amzn-requestid": call.requestId },
+    });
+  }
   if (!stream) {
     const message = renderMessage(plan, meta);
     record(state, call, 200, "completed", { ...inputBill, output: plan.outputTokens }, null);
@@ -194,7 +219,7 @@ export async function answerMessages(state: EmulatorState, call: MessagesCall): 
   }
 
   const events = renderStream(plan, meta, state.config.tokensPerDelta);
-  return new Response(streamBody(state, call, events, decision, inputBill), {
+  return new Response(streamBody(state, call, plan, events, decision, inputBill), {
     status: 200,
     headers:
       call.encoding === "eventstream"
@@ -203,12 +228,14 @@ export async function answerMessages(state: EmulatorState, call: MessagesCall): 
             "x-amzn-requestid": call.requestId,
             "x-amzn-bedrock-content-type": "application/json",
           }
-        : {
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache",
-            "request-id": call.requestId,
-            ...(bedrock ? { "x-amzn-requestid": call.requestId } : {}),
-          },
+        : call.encoding === "converse-stream"
+          ? { "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": call.requestId }
+          : {
+              "content-type": "text/event-stream; charset=utf-8",
+              "cache-control": "no-cache",
+              "request-id": call.requestId,
+              ...(bedrock ? { "x-amzn-requestid": call.requestId } : {}),
+            },
   });
 }
 
@@ -239,7 +266,46 @@ interface Frame {
   billsInput: boolean;
 }
 
-function frames(state: EmulatorState, call: MessagesCall, events: StreamEvent[], billing: Billing): Frame[] {
+/**
+ * ConverseStream's frames. Its usage reaches the client only in the closing `metadata` event:
+ * the input is billed once `messageStart` went out (as InvokeModel's once `message_start` did) and
+ * the output once `metadata`, which carries the count, did.
+ */
+function converseFrames(
+  state: EmulatorState,
+  call: MessagesCall,
+  plan: Plan,
+  events: StreamEvent[],
+  billing: Billing,
+): Frame[] {
+  const ctx = {
+    plan,
+    paths: call.responseFieldPaths ?? [],
+    metadata: () => ({ usage: converseUsage(billing), latencyMs: state.now() - call.startedAt }),
+  };
+  const out: Frame[] = [];
+  for (const event of events) {
+    for (const converse of converseEventsFor(event, ctx)) {
+      const padding = PADDING.slice(0, ((out.length * 7) % PADDING.length) + 1);
+      out.push({
+        bytes: encodeEvent(converse.type, { ...converse.payload, p: padding }),
+        outputTokens: converse.type === "metadata" ? billing.output : 0,
+        counts: true,
+        billsInput: converse.type === "messageStart",
+      });
+    }
+  }
+  return out;
+}
+
+function frames(
+  state: EmulatorState,
+  call: MessagesCall,
+  plan: Plan,
+  events: StreamEvent[],
+  billing: Billing,
+): Frame[] {
+  if (call.encoding === "converse-stream") return converseFrames(state, call, plan, events, billing);
   const out: Frame[] = [];
   events.forEach((event, index) => {
     let data = event.data;
@@ -286,7 +352,7 @@ function frames(state: EmulatorState, call: MessagesCall, events: StreamEvent[],
 }
 
 function errorFrame(call: MessagesCall, error: EmulatorError): Uint8Array | string {
-  if (call.encoding === "eventstream")
+  if (call.encoding === "eventstream" || call.encoding === "converse-stream")
     return encodeExceptionEvent(error.exception, { message: error.message, ...error.extra });
   return encodeSseEvent("error", anthropicErrorBody(anthropicTypeFor(error), error.message, call.requestId));
 }
@@ -294,6 +360,7 @@ function errorFrame(call: MessagesCall, error: EmulatorError): Uint8Array | stri
 function streamBody(
   state: EmulatorState,
   call: MessagesCall,
+  plan: Plan,
   events: StreamEvent[],
   decision: FaultDecision | undefined,
   input: Omit<Billing, "output">,
@@ -301,7 +368,7 @@ function streamBody(
   const total: Billing = { ...input, output: events.reduce((n, e) => n + e.outputTokens, 0) };
   // The whole output is billed with message_delta (see pull below).
   for (const event of events) event.outputTokens = event.type === "message_delta" ? total.output : 0;
-  const all = frames(state, call, events, total);
+  const all = frames(state, call, plan, events, total);
   const encoder = new TextEncoder();
   let next = 0;
   let counted = 0;

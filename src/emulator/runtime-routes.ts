@@ -1,5 +1,6 @@
 /**
- * bedrock-runtime's model operations (InvokeModel, InvokeModelWithResponseStream, CountTokens),
+ * bedrock-runtime's model operations (InvokeModel, InvokeModelWithResponseStream, Converse,
+ * ConverseStream, CountTokens),
  * the Anthropic-native Messages endpoint of bedrock-runtime and Mantle, and the Anthropic API's
  * own `/v1/messages`: each request shape is read, authenticated, resolved and validated here,
  * then answered by the shared core in `messages.ts`.
@@ -7,6 +8,7 @@
 import { type InferenceProfile, isPastBedrockEndOfLife, type ModelEntry } from "../models/catalog.js";
 import { type AuthOptions, authenticate, type Principal } from "./auth.js";
 import { DEFAULT_ANTHROPIC_API_KEY } from "./config.js";
+import { converseRules, translateConverseRequest } from "./converse-request.js";
 import { EmulatorError } from "./errors.js";
 import {
   anthropicErrorResponse,
@@ -252,6 +254,49 @@ export async function invokeModel(
       state,
       callFrom(c, attempt, principal, model, body, stream ? "eventstream" : "json"),
     );
+  } catch (error) {
+    return refuse(state, attempt, error);
+  }
+}
+
+/**
+ * `POST /model/{modelId}/converse` and `/converse-stream`: Converse's shape, translated to the
+ * InvokeModel body and answered by the same core. IAM knows no Converse actions: it authorises
+ * them as `bedrock:InvokeModel` and `bedrock:InvokeModelWithResponseStream`.
+ */
+export async function converse(c: EmulatorContext, state: EmulatorState, stream: boolean): Promise<Response> {
+  const operation = stream ? "ConverseStream" : "Converse";
+  const attempt = begin(state, "bedrock-runtime", operation);
+  try {
+    const req = await readIncoming(c, state.rules.invokeModelBodyLimitBytes);
+    const principal = await authenticate(req, state, { services: ["bedrock"] });
+    attempt.region = principal.region;
+    attempt.identity = principal.identity.name;
+    attempt.model = modelParam(c);
+    const action = stream ? "bedrock:InvokeModelWithResponseStream" : "bedrock:InvokeModel";
+    const model = resolveModel(state, principal, attempt.model, { action });
+    const rules = converseRules();
+    const translated = translateConverseRequest(parseJsonObject(req.body), model, rules);
+    let body: MessagesBody;
+    try {
+      body = validate(state, translated.body, model, "invoke", req.headers);
+    } catch (error) {
+      // What the model layer refuses, Converse passes on behind its own preface.
+      if (error instanceof EmulatorError && error.exception === "ValidationException") {
+        throw new EmulatorError(
+          "ValidationException",
+          `${rules.messages.modelLayerPrefix.text}${error.message}`,
+          {
+            hint: error.hint,
+          },
+        );
+      }
+      throw error;
+    }
+    return await answerMessages(state, {
+      ...callFrom(c, attempt, principal, model, body, stream ? "converse-stream" : "converse"),
+      responseFieldPaths: translated.responseFieldPaths,
+    });
   } catch (error) {
     return refuse(state, attempt, error);
   }
