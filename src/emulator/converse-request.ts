@@ -2,7 +2,8 @@
  * Converse's request shape, read and translated into the Anthropic Messages body that InvokeModel
  * takes, so that one core answers both. Bedrock does the same translation for Anthropic models;
  * problems Converse itself finds are worded as Converse words them (`data/bedrock-converse.json`),
- * and what only the model layer finds is left to the Messages validator (see `converse-route`).
+ * and what only the model layer finds is left to the Messages validator (see `converse` in
+ * `runtime-routes.ts`).
  */
 import type { ModelEntry } from "../models/catalog.js";
 import { readDataFile } from "../util/data-file.js";
