@@ -6,11 +6,13 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { ResiliencePolicy } from "../resilience/policy.js";
 import type { TargetOptions } from "../transport/target.js";
 import type { Budget } from "../usage/budgets.js";
 import type { ModelPrices } from "../usage/prices.js";
+import { gatewaySectionSchema } from "./gateway-settings.js";
 import { bedrockClaudeHome } from "./home.js";
 
 const providerSchema = z.enum(["bedrock", "bedrock-mantle", "anthropic"]);
@@ -115,6 +117,8 @@ const priceEntrySchema = z
 
 export const configFileSchema = targetSchema
   .extend({
+    /** Read by `bedrock-claude serve` only (docs/gateway.md). */
+    gateway: gatewaySectionSchema.optional(),
     aliases: z.record(z.string(), z.string()).optional(),
     compatibility: z.enum(["drop", "strict"]).optional(),
     targets: z.array(targetSchema).optional(),
@@ -147,14 +151,17 @@ export const configFileSchema = targetSchema
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
-/** The config file: `configFile` option, `BEDROCK_CLAUDE_CONFIG`, or `$BEDROCK_CLAUDE_HOME/config.json` if present. */
+/**
+ * The config file: `configFile` option, `BEDROCK_CLAUDE_CONFIG`, or `$BEDROCK_CLAUDE_HOME/config.json`
+ * if present. YAML or JSON (JSON is YAML): read with a YAML 1.2 parser.
+ */
 export function loadConfigFile(explicit?: string, env = process.env): { path?: string; config: ConfigFile } {
   const chosen = explicit ?? env.BEDROCK_CLAUDE_CONFIG;
   const file = chosen ?? path.join(bedrockClaudeHome(env), "config.json");
   if (!chosen && !existsSync(file)) return { config: {} };
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, "utf8"));
+    json = parseYaml(readFileSync(file, "utf8")) ?? {};
   } catch (error) {
     throw new Error(`Cannot read bedrock-claude config ${file}: ${(error as Error).message}`);
   }
@@ -220,6 +227,7 @@ export function mergeSettings(
     tag,
     prices,
     budgets,
+    gateway: _gateway,
     ...fileTarget
   } = config;
   const { targets: codeTargets, aliases, compatibility, configFile: _, ...codeTarget } = options;

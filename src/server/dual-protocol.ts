@@ -19,7 +19,20 @@ export interface DualProtocolServer {
   port: number;
   host: string;
   url: string;
+  /**
+   * Stops taking connections and asks open ones to finish: idle HTTP/1.1 connections close, busy
+   * ones close after their response; HTTP/2 sessions get GOAWAY and finish their streams.
+   */
+  stopAccepting(): void;
+  /** Closes everything now, in-flight requests included. */
   close(): Promise<void>;
+}
+
+export interface ServerTimeouts {
+  /** Time allowed for a client to send its request headers, ms (Node's default 60 s). */
+  headersTimeoutMs?: number;
+  /** Idle keep-alive connections close after, ms (default 65 s: longer than common load balancers' 60 s). */
+  keepAliveTimeoutMs?: number;
 }
 
 const PREFACE = Buffer.from("PRI ");
@@ -41,8 +54,16 @@ export async function listenDualProtocol(
   port: number,
   host: string,
   clientErrorBody?: ClientErrorBody,
+  timeouts: ServerTimeouts = {},
 ): Promise<DualProtocolServer> {
-  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, listener);
+  const keepAliveTimeout = timeouts.keepAliveTimeoutMs ?? 65_000;
+  const h1 = http.createServer(
+    {
+      keepAliveTimeout,
+      ...(timeouts.headersTimeoutMs ? { headersTimeout: timeouts.headersTimeoutMs } : {}),
+    },
+    listener,
+  );
   // Without this, Node answers a request its parser refuses with a bare status and no body.
   h1.on("clientError", (error: NodeJS.ErrnoException, socket: net.Socket) => {
     if (!socket.writable || error.code === "ECONNRESET" || !clientErrorBody) {
@@ -64,6 +85,8 @@ export async function listenDualProtocol(
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
+    // An idle HTTP/2 session closes after the same time as an idle HTTP/1.1 connection.
+    session.setTimeout(keepAliveTimeout, () => session.close());
     session.on("close", () => sessions.delete(session));
   });
 
@@ -99,6 +122,13 @@ export async function listenDualProtocol(
     port: address.port,
     host: address.address,
     url: `http://${urlHost}:${address.port}`,
+    stopAccepting() {
+      server.close();
+      h1.closeIdleConnections();
+      // Responses from now on carry `connection: close`.
+      h1.on("request", (_req, res) => res.setHeader("connection", "close"));
+      for (const session of sessions) session.close();
+    },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.destroy();

@@ -49,6 +49,8 @@ export function timeOrderedId(time: number): string {
 /** Headers by which a caller (the gateway) names the key and tag of a request. */
 export const TAG_HEADER = "x-bedrock-claude-tag";
 export const KEY_HEADER = "x-bedrock-claude-key";
+/** The id a caller (the gateway) gives a request: the ledger records it under that id, so logs and answers correlate. */
+export const REQUEST_ID_HEADER = "x-bedrock-claude-request-id";
 
 export class UsageRecorder {
   private failed = false;
@@ -114,7 +116,7 @@ export class UsageRecorder {
       };
     });
     return {
-      id: timeOrderedId(ctx.startedAt),
+      id: ctx.headers.get(REQUEST_ID_HEADER) ?? timeOrderedId(ctx.startedAt),
       time: ctx.startedAt,
       stream: ctx.stream,
       provider: target.provider,

@@ -1,0 +1,534 @@
+/**
+ * The gateway's HTTP routes (Hono on Node's HTTP/1.1 and h2c servers). Every model route ends in
+ * the library's transport, called as a `fetch`: the gateway authenticates, applies the key's
+ * allowlist, limits and budget, and hands the request on; translation, resilience and accounting
+ * happen in the transport, once, as they do in `createClient()`.
+ */
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { type Context, Hono } from "hono";
+import { ANTHROPIC_ERROR_STATUS, type AnthropicErrorType, anthropicErrorBody } from "../anthropic/errors.js";
+import type { IncomingSignedRequest } from "../aws/sigv4-verify.js";
+import type { BedrockExceptionName } from "../bedrock/exceptions.js";
+import type { ModelCatalog } from "../models/catalog.js";
+import { findModel } from "../models/resolve.js";
+import type { FetchLike } from "../transport/transport.js";
+import type { LedgerStore } from "../usage/ledger.js";
+import { KEY_HEADER, REQUEST_ID_HEADER, TAG_HEADER, timeOrderedId } from "../usage/recorder.js";
+import { globToRegExp } from "../util/glob.js";
+import { ANONYMOUS, type AuthContext, authenticate, type Caller } from "./auth.js";
+import {
+  awsError,
+  countTokensToMessagesBody,
+  DoorError,
+  invokeToMessagesBody,
+  sseToEventStream,
+  toAwsError,
+  toCountTokensAnswer,
+  toInvokeAnswer,
+} from "./bedrock-door.js";
+import type { KeyBudgets } from "./key-budgets.js";
+import { KeyLimitError, type KeyLimits, type KeyLimitTicket } from "./key-limits.js";
+import type { KeyStore, VirtualKey } from "./keys.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { RequestLog } from "./request-log.js";
+
+type NodeBindings = {
+  incoming: IncomingMessage | Http2ServerRequest;
+  outgoing: ServerResponse | Http2ServerResponse;
+};
+/** The Hono environment of the gateway's routes: Node's request and response as bindings. */
+export type GatewayEnv = { Bindings: NodeBindings };
+export type GatewayContext = Context<GatewayEnv>;
+
+export interface ReadyState {
+  ready: boolean;
+  checkedAt: string;
+  targets: { target: string; ready: boolean; problem?: string }[];
+}
+
+export interface GatewayDeps {
+  transport: FetchLike;
+  catalog: ModelCatalog;
+  aliases: Record<string, string>;
+  keys: KeyStore;
+  auth: AuthContext;
+  limits: KeyLimits;
+  budgets: KeyBudgets;
+  metrics: GatewayMetrics;
+  log: RequestLog;
+  ledger: LedgerStore | undefined;
+  maxBodyBytes: number;
+  ready: () => Promise<ReadyState>;
+  /** Requests being answered (graceful shutdown waits for them). */
+  inFlight: { count: number };
+  /** True once shutdown began: new requests are turned away. */
+  draining: () => boolean;
+  /** Admin routes and the dashboard, mounted by the caller. */
+  extend?: (app: Hono<GatewayEnv>, helpers: AdminHelpers) => void;
+  /** Called with each request's route and settle hook, so that the ledger record can finish it. */
+  pending: Map<string, PendingRequest>;
+}
+
+export interface PendingRequest {
+  route: string;
+  ticket: KeyLimitTicket;
+  prompt?: unknown;
+}
+
+export interface AdminHelpers {
+  /** Authenticates an admin request; answers the refusal itself when it is not one. */
+  requireAdmin(c: GatewayContext): Promise<Response | undefined>;
+  anthropicError(type: AnthropicErrorType, message: string, requestId?: string): Response;
+}
+
+class TooLarge extends Error {}
+
+export function newRequestId(): string {
+  return `req_${timeOrderedId(Date.now())}`;
+}
+
+function anthropicError(type: AnthropicErrorType, message: string, requestId?: string): Response {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (requestId) headers["request-id"] = requestId;
+  return new Response(JSON.stringify(anthropicErrorBody(type, message, requestId)), {
+    status: ANTHROPIC_ERROR_STATUS[type],
+    headers,
+  });
+}
+
+/** The body, read from Node's request with the size limit enforced as it arrives. */
+async function readBody(incoming: NodeBindings["incoming"], maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(incoming.headers["content-length"] ?? "0");
+  if (declared > maxBytes) throw new TooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new TooLarge();
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+function signedRequestOf(c: GatewayContext, body: Uint8Array): IncomingSignedRequest {
+  const incoming = c.env.incoming;
+  const target = incoming.url ?? "/";
+  const q = target.indexOf("?");
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    if (value === undefined || name.startsWith(":")) continue;
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : String(value);
+  }
+  // HTTP/2 carries the host as :authority.
+  if (!headers.host && typeof incoming.headers[":authority"] === "string") {
+    headers.host = incoming.headers[":authority"];
+  }
+  return {
+    method: incoming.method ?? "GET",
+    rawPath: q < 0 ? target : target.slice(0, q),
+    rawQuery: q < 0 ? "" : target.slice(q + 1),
+    headers,
+    body,
+  };
+}
+
+/** Request headers the transport needs; credentials the client presented never go further. */
+const DROPPED = new Set([
+  "authorization",
+  "x-api-key",
+  "host",
+  "content-length",
+  "connection",
+  "x-amz-date",
+  "x-amz-security-token",
+  "x-amz-content-sha256",
+  "transfer-encoding",
+  "keep-alive",
+  KEY_HEADER,
+  REQUEST_ID_HEADER,
+]);
+
+function forwardHeaders(headers: Record<string, string>, caller: Caller & { ok: true }, requestId: string) {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (!DROPPED.has(name)) out[name] = value;
+  out[KEY_HEADER] = caller.name;
+  out[REQUEST_ID_HEADER] = requestId;
+  return out;
+}
+
+function allowed(
+  key: VirtualKey | null,
+  model: string,
+  catalog: ModelCatalog,
+  aliases: Record<string, string>,
+) {
+  if (!key || key.models.length === 0) return true;
+  const asked = aliases[model] ?? model;
+  const canonical = findModel(catalog, asked)?.anthropicName;
+  return key.models.some((pattern) => {
+    const re = globToRegExp(pattern);
+    const patternModel = findModel(catalog, aliases[pattern] ?? pattern)?.anthropicName;
+    return (
+      re.test(model) ||
+      re.test(asked) ||
+      (canonical !== undefined && (re.test(canonical) || patternModel === canonical))
+    );
+  });
+}
+
+interface ModelCall {
+  model: string;
+  maxTokens: number;
+  tag: string | null;
+}
+
+/** What the gateway checks needs from the body (the transport reads it again, whole). */
+function modelCallOf(body: Uint8Array, headers: Record<string, string>): ModelCall | undefined {
+  try {
+    const json = JSON.parse(Buffer.from(body).toString("utf8")) as { model?: unknown; max_tokens?: unknown };
+    if (typeof json.model !== "string") return undefined;
+    return {
+      model: json.model,
+      maxTokens: typeof json.max_tokens === "number" ? json.max_tokens : 0,
+      tag: headers[TAG_HEADER] ?? null,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+type Door = "anthropic" | "bedrock";
+
+interface Refusal {
+  type: AnthropicErrorType;
+  exception: BedrockExceptionName;
+  message: string;
+  reason: string;
+  retryAfter?: number;
+}
+
+export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+
+  app.onError((error, c) => {
+    const requestId = c.res.headers.get("request-id") ?? newRequestId();
+    deps.log.event("unhandled error", { requestId, error: (error as Error).message }, "error");
+    return anthropicError("api_error", "The gateway failed to handle this request.", requestId);
+  });
+
+  // Status per route for /metrics, and the in-flight count for graceful shutdown.
+  app.use(async (c, next) => {
+    deps.inFlight.count++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      deps.inFlight.count--;
+    };
+    c.env.outgoing.once("close", release);
+    try {
+      if (deps.draining() && c.req.path !== "/healthz") {
+        c.res = anthropicError("overloaded_error", "The gateway is shutting down.");
+        c.header("connection", "close");
+        return;
+      }
+      await next();
+    } finally {
+      deps.metrics.http(c.req.routePath || "unmatched", c.res.status);
+      if (c.env.outgoing.writableFinished) release();
+    }
+  });
+
+  const requireAdmin: AdminHelpers["requireAdmin"] = async (c) => {
+    const caller = await authenticate(deps.auth, signedRequestOf(c, new Uint8Array()));
+    if (!caller.ok) return anthropicError("authentication_error", caller.message);
+    if (!caller.admin) return anthropicError("permission_error", "This needs the admin key.");
+    return undefined;
+  };
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.get("/readyz", async (c) => {
+    const state = await deps.ready();
+    return c.json(state, state.ready ? 200 : 503);
+  });
+
+  app.get("/metrics", async (c) => {
+    const refusal = await requireAdmin(c);
+    if (refusal) return refusal;
+    return c.body(await deps.metrics.text(), 200, { "content-type": deps.metrics.contentType });
+  });
+
+  /**
+   * A model call through the transport: read and size-check the body, authenticate, check the
+   * key's allowlist, limits and budget, then call. `door` decides the wire shape of refusals.
+   */
+  async function modelRoute(
+    c: GatewayContext,
+    route: string,
+    door: Door,
+    build: (body: Uint8Array) => { path: string; body: string | undefined; method: string },
+    answer: (response: Response, requestId: string) => Promise<Response> | Response,
+  ): Promise<Response> {
+    const requestId = newRequestId();
+    const refuse = (refusal: Refusal, key: string | null): Response => {
+      deps.metrics.refused(refusal.reason);
+      deps.log.refused({
+        requestId,
+        route,
+        key,
+        status: ANTHROPIC_ERROR_STATUS[refusal.type],
+        error: refusal.message,
+      });
+      const response =
+        door === "bedrock"
+          ? awsError(refusal.exception, refusal.message, requestId)
+          : anthropicError(refusal.type, refusal.message, requestId);
+      if (refusal.retryAfter !== undefined) response.headers.set("retry-after", String(refusal.retryAfter));
+      return response;
+    };
+    let body: Uint8Array;
+    try {
+      body = await readBody(c.env.incoming, deps.maxBodyBytes);
+    } catch (error) {
+      if (!(error instanceof TooLarge)) throw error;
+      return refuse(
+        {
+          type: "request_too_large",
+          exception: "ValidationException",
+          message: `The request body is larger than this gateway's limit of ${deps.maxBodyBytes} bytes.`,
+          reason: "too_large",
+        },
+        null,
+      );
+    }
+    const signed = signedRequestOf(c, body);
+    const caller = await authenticate(deps.auth, signed);
+    if (!caller.ok) {
+      return refuse(
+        {
+          type: caller.status === 401 ? "authentication_error" : "permission_error",
+          exception: caller.status === 401 ? "UnrecognizedClientException" : "InvalidSignatureException",
+          message: caller.message,
+          reason: "auth",
+        },
+        null,
+      );
+    }
+    let built: { path: string; body: string | undefined; method: string };
+    try {
+      built = build(body);
+    } catch (error) {
+      if (!(error instanceof DoorError)) throw error;
+      return refuse(
+        {
+          type: "invalid_request_error",
+          exception: error.exception,
+          message: error.message,
+          reason: "invalid",
+        },
+        caller.name,
+      );
+    }
+    const headers = forwardHeaders(signed.headers, caller, requestId);
+    const call = built.body !== undefined ? modelCallOf(Buffer.from(built.body), headers) : undefined;
+    let ticket: KeyLimitTicket | undefined;
+    if (call) {
+      if (!allowed(caller.key, call.model, deps.catalog, deps.aliases)) {
+        return refuse(
+          {
+            type: "permission_error",
+            exception: "AccessDeniedException",
+            message: `Key "${caller.name}" may not use model "${call.model}"; it may use: ${caller.key!.models.join(", ")}.`,
+            reason: "model_not_allowed",
+          },
+          caller.name,
+        );
+      }
+      if (caller.key) {
+        deps.budgets.ensure(caller.key);
+        try {
+          ticket = deps.limits.admit({
+            key: caller.name,
+            rpm: caller.key.rpm,
+            tpm: caller.key.tpm,
+            tokens: Math.ceil(body.byteLength / 4) + call.maxTokens,
+          });
+        } catch (error) {
+          if (!(error instanceof KeyLimitError)) throw error;
+          return refuse(
+            {
+              type: "rate_limit_error",
+              exception: "ThrottlingException",
+              message: error.message,
+              reason: `key_${error.limit}`,
+              retryAfter: Math.max(1, Math.ceil((error.resetsAt - Date.now()) / 1000)),
+            },
+            caller.name,
+          );
+        }
+      }
+    }
+    if (route.endsWith("messages") || route.endsWith("invoke") || route.endsWith("stream")) {
+      deps.pending.set(requestId, {
+        route,
+        ticket: ticket ?? { settle: () => undefined },
+        prompt: deps.log.promptsOn && built.body ? promptOf(built.body) : undefined,
+      });
+    }
+    let response: Response;
+    try {
+      response = await deps.transport(`http://gateway${built.path}`, {
+        method: built.method,
+        headers,
+        body: built.body,
+        signal: c.req.raw.signal,
+      });
+    } catch (error) {
+      deps.pending.delete(requestId);
+      ticket?.settle(0);
+      if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+      const message = `No upstream target answered: ${(error as Error).message}`;
+      return door === "bedrock"
+        ? awsError("ServiceUnavailableException", message, requestId)
+        : anthropicError("overloaded_error", message, requestId);
+    }
+    // A refusal that never reached the ledger (count_tokens, models) holds no reservation.
+    if (!deps.pending.has(requestId)) ticket?.settle(0);
+    const out = await answer(response, requestId);
+    out.headers.set("request-id", requestId);
+    const upstreamId = response.headers.get("request-id");
+    if (upstreamId && upstreamId !== requestId)
+      out.headers.set("x-bedrock-claude-upstream-request-id", upstreamId);
+    return out;
+  }
+
+  const passAnthropic = (response: Response) => response;
+  const anthropicBuild =
+    (path: string) =>
+    (body: Uint8Array): { path: string; body: string | undefined; method: string } => ({
+      path,
+      body: Buffer.from(body).toString("utf8"),
+      method: "POST",
+    });
+
+  app.post("/v1/messages", (c) =>
+    modelRoute(c, "/v1/messages", "anthropic", anthropicBuild("/v1/messages"), passAnthropic),
+  );
+  app.post("/v1/messages/count_tokens", (c) =>
+    modelRoute(
+      c,
+      "/v1/messages/count_tokens",
+      "anthropic",
+      anthropicBuild("/v1/messages/count_tokens"),
+      passAnthropic,
+    ),
+  );
+  // bedrock-runtime's and Mantle's Anthropic-native endpoint: the same Messages API, Anthropic-shaped errors.
+  app.post("/anthropic/v1/messages", (c) =>
+    modelRoute(c, "/anthropic/v1/messages", "anthropic", anthropicBuild("/v1/messages"), (response, id) => {
+      response.headers.set("x-amzn-requestid", id);
+      return response;
+    }),
+  );
+  app.get("/v1/models", (c) =>
+    modelRoute(
+      c,
+      "/v1/models",
+      "anthropic",
+      () => ({ path: "/v1/models", body: undefined, method: "GET" }),
+      passAnthropic,
+    ),
+  );
+  app.get("/v1/models/:id", (c) => {
+    const id = encodeURIComponent(c.req.param("id"));
+    return modelRoute(
+      c,
+      "/v1/models/:id",
+      "anthropic",
+      () => ({ path: `/v1/models/${id}`, body: undefined, method: "GET" }),
+      passAnthropic,
+    );
+  });
+
+  // The Bedrock-compatible front door.
+  const modelIdOf = (c: GatewayContext) => decodeURIComponent(c.req.param("modelId") ?? "");
+  app.post("/model/:modelId/invoke", (c) =>
+    modelRoute(
+      c,
+      "/model/:modelId/invoke",
+      "bedrock",
+      (body) => ({
+        path: "/v1/messages",
+        body: invokeToMessagesBody(modelIdOf(c), Buffer.from(body).toString("utf8"), false),
+        method: "POST",
+      }),
+      (response, id) => (response.ok ? toInvokeAnswer(response, id) : toAwsError(response, id)),
+    ),
+  );
+  app.post("/model/:modelId/invoke-with-response-stream", (c) =>
+    modelRoute(
+      c,
+      "/model/:modelId/invoke-with-response-stream",
+      "bedrock",
+      (body) => ({
+        path: "/v1/messages",
+        body: invokeToMessagesBody(modelIdOf(c), Buffer.from(body).toString("utf8"), true),
+        method: "POST",
+      }),
+      (response, id) => {
+        if (!response.ok || !response.body) return toAwsError(response, id);
+        return new Response(response.body.pipeThrough(sseToEventStream()), {
+          status: 200,
+          headers: {
+            "content-type": "application/vnd.amazon.eventstream",
+            "x-amzn-requestid": id,
+            "x-amzn-bedrock-content-type": "application/json",
+          },
+        });
+      },
+    ),
+  );
+  app.post("/model/:modelId/count-tokens", (c) =>
+    modelRoute(
+      c,
+      "/model/:modelId/count-tokens",
+      "bedrock",
+      (body) => ({
+        path: "/v1/messages/count_tokens",
+        body: countTokensToMessagesBody(modelIdOf(c), Buffer.from(body).toString("utf8")),
+        method: "POST",
+      }),
+      (response, id) => (response.ok ? toCountTokensAnswer(response, id) : toAwsError(response, id)),
+    ),
+  );
+
+  deps.extend?.(app, { requireAdmin, anthropicError });
+
+  app.notFound((c) => {
+    const path = c.req.path;
+    if (path.startsWith("/model/")) {
+      return awsError(
+        "UnknownOperationException",
+        `Unknown operation ${c.req.method} ${path}`,
+        newRequestId(),
+      );
+    }
+    return anthropicError("not_found_error", `${c.req.method} ${path} is not a route of this gateway.`);
+  });
+
+  return app;
+}
+
+function promptOf(body: string): unknown {
+  try {
+    const json = JSON.parse(body) as { system?: unknown; messages?: unknown };
+    return { system: json.system, messages: json.messages };
+  } catch {
+    return undefined;
+  }
+}
+
+export { ANONYMOUS };

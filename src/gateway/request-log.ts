@@ -1,0 +1,82 @@
+/**
+ * Structured logs: one JSON line per request (ids, key name, model, target, status, tokens, cost,
+ * latency) and a line for each lifecycle event. Prompt and completion text appear only when the
+ * operator turns `logging.prompts` on; secrets never do (keys are logged by name).
+ */
+import type { LedgerRequest } from "../usage/ledger.js";
+
+export type LogSink = (line: string) => void;
+
+export interface RequestLogOptions {
+  sink?: LogSink;
+  /** Per-request lines (default true). */
+  requests?: boolean;
+  /** Prompt and completion text in request lines (default false). */
+  prompts?: boolean;
+}
+
+export class RequestLog {
+  private readonly sink: LogSink;
+  readonly requestsOn: boolean;
+  readonly promptsOn: boolean;
+
+  constructor(options: RequestLogOptions = {}) {
+    this.sink = options.sink ?? ((line) => process.stdout.write(`${line}\n`));
+    this.requestsOn = options.requests ?? true;
+    this.promptsOn = options.prompts ?? false;
+  }
+
+  event(msg: string, fields: Record<string, unknown> = {}, level: "info" | "warn" | "error" = "info"): void {
+    this.sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  }
+
+  /** A request the ledger recorded. */
+  recorded(
+    entry: LedgerRequest,
+    route: string | undefined,
+    text?: { prompt?: unknown; completion?: string },
+  ): void {
+    if (!this.requestsOn) return;
+    this.sink(
+      JSON.stringify({
+        time: new Date(entry.time).toISOString(),
+        level: entry.status >= 500 || entry.status === 0 ? "error" : entry.status >= 400 ? "warn" : "info",
+        msg: "request",
+        requestId: entry.id,
+        upstreamRequestId: entry.upstreamRequestId,
+        route,
+        key: entry.key,
+        tag: entry.tag,
+        model: entry.anthropicName ?? entry.modelRequested,
+        modelResolved: entry.modelResolved,
+        target: entry.target,
+        failover: entry.failover,
+        attempts: entry.attempts.length,
+        stream: entry.stream,
+        status: entry.status,
+        error: entry.errorName,
+        stopReason: entry.stopReason,
+        inputTokens: entry.inputTokens,
+        outputTokens: entry.outputTokens,
+        cacheReadTokens: entry.cacheReadTokens,
+        cacheWriteTokens: entry.cacheWriteTokens,
+        costUsd: entry.costUsd,
+        firstByteMs: entry.firstByteMs,
+        totalMs: entry.totalMs,
+        ...(this.promptsOn && text ? { prompt: text.prompt, completion: text.completion } : {}),
+      }),
+    );
+  }
+
+  /** A request answered without reaching the ledger (refused by the gateway, or not a model call). */
+  refused(fields: {
+    requestId: string;
+    route: string;
+    key: string | null;
+    status: number;
+    error: string;
+  }): void {
+    if (!this.requestsOn) return;
+    this.sink(JSON.stringify({ time: new Date().toISOString(), level: "warn", msg: "refused", ...fields }));
+  }
+}
