@@ -16,6 +16,16 @@ export {
   startEmulator,
   type UsageTotals,
 } from "./emulator/index.js";
+export {
+  type CreatedKey,
+  GatewayConfigError,
+  type KeyStore,
+  type RunningGateway,
+  SqliteKeyStore,
+  type StartGatewayOptions,
+  startGateway,
+  type VirtualKey,
+} from "./gateway/index.js";
 export { ModelCatalog, type ModelEntry, shippedCatalog } from "./models/catalog.js";
 export {
   availableNames,

@@ -8,7 +8,9 @@ import { registerDoctor } from "./doctor.js";
 import { registerDrill } from "./drill.js";
 import { registerEmulate } from "./emulate.js";
 import { describeFailure } from "./errors.js";
+import { registerKeys } from "./keys.js";
 import { registerModels } from "./models.js";
+import { registerServe } from "./serve.js";
 import { registerUsage } from "./usage.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -28,6 +30,8 @@ registerDrill(program);
 registerDoctor(program);
 registerEmulate(program);
 registerUsage(program);
+registerServe(program);
+registerKeys(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const { message, code } = describeFailure(error);

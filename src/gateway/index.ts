@@ -108,13 +108,18 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
       `Refusing to listen on ${gw.host} without keys: anyone who can reach it could spend on your AWS account. Create a key first (bedrock-claude keys create --name NAME), or pass --insecure-no-auth if something in front of the gateway authenticates.`,
     );
   }
-  // Whether keys exist is read at most once a second: the CLI may create the first one while we run.
-  let openCache = { at: 0, open: false };
+  // The CLI may create the first key while we run: while open, every request asks the store (an
+  // indexed lookup), so the first key locks the gateway at once; once keys exist, the answer is
+  // reused for a second (revoking the last key reopens it within that second).
+  let keysSeenAt = Number.NEGATIVE_INFINITY;
   const open = () => {
     const now = Date.now();
-    if (now - openCache.at > 1000)
-      openCache = { at: now, open: !keys.hasKeys() && (loopback || gw.insecureNoAuth) };
-    return openCache.open;
+    if (now - keysSeenAt < 1000) return false;
+    if (keys.hasKeys()) {
+      keysSeenAt = now;
+      return false;
+    }
+    return loopback || gw.insecureNoAuth;
   };
 
   const catalog = options.catalog ?? shippedCatalog();
@@ -293,4 +298,3 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
 
 export type { CreatedKey, KeyStore, VirtualKey } from "./keys.js";
 export { defaultKeysPath, parseBudget, SqliteKeyStore } from "./keys.js";
-export { GatewayConfigError as ConfigError };
