@@ -234,7 +234,15 @@ export function mergeSettings(
   const { compatibility: envCompat, ...envTarget } = fromEnv(env);
   const single = { ...defined(fileTarget), ...defined(envTarget), ...defined(codeTarget) } as TargetOptions;
   const targets = codeTargets ??
-    fileTargets?.map((t) => ({ ...defined(envTarget), ...t }) as TargetOptions) ?? [single];
+    fileTargets?.map(
+      // Credentials cannot be written in the file: the ones given in code serve every file target.
+      (t) =>
+        ({
+          ...defined(envTarget),
+          ...(codeTarget.credentials ? { credentials: codeTarget.credentials } : {}),
+          ...t,
+        }) as TargetOptions,
+    ) ?? [single];
   return {
     targets,
     aliases: { ...fileAliases, ...aliases },
