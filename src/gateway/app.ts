@@ -230,7 +230,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
     c.env.outgoing.once("close", release);
     try {
       if (deps.draining() && c.req.path !== "/healthz") {
-        c.res = anthropicError("overloaded_error", "The gateway is shutting down.");
+        c.res = anthropicError("overloaded_error", "The gateway is shutting down.", newRequestId());
         c.header("connection", "close");
         return;
       }
@@ -397,15 +397,17 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
     }
     // A refusal that never reached the ledger (count_tokens, models) holds no reservation.
     if (!deps.pending.has(requestId)) ticket?.settle(0);
-    const out = await answer(response, requestId);
-    out.headers.set("request-id", requestId);
+    // Read before answering: the transport's response is the ledger's too, and is never changed here.
     const upstreamId = response.headers.get("request-id");
+    const answered = await answer(response, requestId);
+    const out = new Response(answered.body, { status: answered.status, headers: answered.headers });
+    out.headers.set("request-id", requestId);
     if (upstreamId && upstreamId !== requestId)
       out.headers.set("x-bedrock-claude-upstream-request-id", upstreamId);
     return out;
   }
 
-  const passAnthropic = (response: Response) => response;
+  const passAnthropic = (response: Response, requestId: string) => anthropicAnswer(response, requestId, true);
   const anthropicBuild =
     (path: string) =>
     (body: Uint8Array): { path: string; body: string | undefined; method: string } => ({
@@ -428,10 +430,17 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   );
   // bedrock-runtime's and Mantle's Anthropic-native endpoint: the same Messages API, Anthropic-shaped errors.
   app.post("/anthropic/v1/messages", (c) =>
-    modelRoute(c, "/anthropic/v1/messages", "anthropic", anthropicBuild("/v1/messages"), (response, id) => {
-      response.headers.set("x-amzn-requestid", id);
-      return response;
-    }),
+    modelRoute(
+      c,
+      "/anthropic/v1/messages",
+      "anthropic",
+      anthropicBuild("/v1/messages"),
+      async (response, id) => {
+        const out = await anthropicAnswer(response, id, false);
+        out.headers.set("x-amzn-requestid", id);
+        return out;
+      },
+    ),
   );
   app.get("/v1/models", (c) =>
     modelRoute(
@@ -516,10 +525,90 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
         newRequestId(),
       );
     }
-    return anthropicError("not_found_error", `${c.req.method} ${path} is not a route of this gateway.`);
+    return anthropicError(
+      "not_found_error",
+      `${c.req.method} ${path} is not a route of this gateway.`,
+      newRequestId(),
+    );
   });
 
   return app;
+}
+
+/**
+ * The transport's answer as the Anthropic API gives it: an error body names the gateway's request
+ * id (the one in `request-id`); a stream on the Anthropic-compatible door gets the API's `ping`
+ * after the first content block starts when the upstream (Bedrock's event stream) had none.
+ */
+async function anthropicAnswer(response: Response, requestId: string, ping: boolean): Promise<Response> {
+  const headers = new Headers(response.headers);
+  const type = headers.get("content-type") ?? "";
+  if (!response.ok && type.includes("json")) {
+    const text = await response.text();
+    let body = text;
+    try {
+      const json = JSON.parse(text) as { type?: unknown; request_id?: unknown };
+      if (json?.type === "error") body = JSON.stringify({ ...json, request_id: requestId });
+    } catch {
+      // not JSON after all: passed on as it came
+    }
+    headers.delete("content-length");
+    return new Response(body, { status: response.status, headers });
+  }
+  if (ping && response.ok && response.body && type.includes("text/event-stream")) {
+    headers.delete("content-length");
+    return new Response(response.body.pipeThrough(pingAfterFirstBlock()), {
+      status: response.status,
+      headers,
+    });
+  }
+  return new Response(response.body, { status: response.status, headers });
+}
+
+const PING_FRAME = 'event: ping\ndata: {"type":"ping"}\n\n';
+
+/**
+ * Inserts the Anthropic API's `ping` after the first `content_block_start`, unless the next frame
+ * is one already. Frames are read only until then; the rest of the stream passes untouched.
+ */
+function pingAfterFirstBlock(): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  const ping = new TextEncoder().encode(PING_FRAME);
+  let pending: Uint8Array = new Uint8Array(0);
+  let state: "before" | "due" | "done" = "before";
+  const startsWith = (frame: Uint8Array, prefix: string) =>
+    decoder.decode(frame.subarray(0, prefix.length)) === prefix;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      if (state === "done") {
+        controller.enqueue(chunk);
+        return;
+      }
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let start = 0;
+      for (let i = 0; i + 1 < pending.length && state !== "done"; i++) {
+        if (pending[i] !== 10 || pending[i + 1] !== 10) continue;
+        const frame = pending.subarray(start, i + 2);
+        if (state === "due") {
+          if (!startsWith(frame, "event: ping\n")) controller.enqueue(ping);
+          state = "done";
+        } else if (startsWith(frame, "event: content_block_start\n")) {
+          state = "due";
+        }
+        controller.enqueue(frame);
+        start = i + 2;
+        i++;
+      }
+      pending = pending.subarray(start);
+      if (state === "done" && pending.length > 0) {
+        controller.enqueue(pending);
+        pending = new Uint8Array(0);
+      }
+    },
+    flush(controller) {
+      if (pending.length > 0) controller.enqueue(pending);
+    },
+  });
 }
 
 function promptOf(body: string): unknown {
