@@ -239,7 +239,7 @@ export function mergeSettings(
       (t) =>
         ({
           ...defined(envTarget),
-          ...(codeTarget.credentials ? { credentials: codeTarget.credentials } : {}),
+          ...(codeTarget.credentials && !t.profile ? { credentials: codeTarget.credentials } : {}),
           ...t,
         }) as TargetOptions,
     ) ?? [single];
