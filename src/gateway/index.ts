@@ -162,11 +162,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
         entry.inputTokens + entry.outputTokens + entry.cacheReadTokens + entry.cacheWriteTokens,
       );
       metrics.recorded(entry, Date.now());
-      log.recorded(
-        entry,
-        request?.route,
-        request?.prompt !== undefined ? { prompt: request.prompt } : undefined,
-      );
+      log.recorded(entry, request?.route);
       tracing?.recorded(entry, request?.route);
     },
   });

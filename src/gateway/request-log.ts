@@ -30,12 +30,8 @@ export class RequestLog {
     this.sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
   }
 
-  /** A request the ledger recorded. */
-  recorded(
-    entry: LedgerRequest,
-    route: string | undefined,
-    text?: { prompt?: unknown; completion?: string },
-  ): void {
+  /** A request the ledger recorded (never its text: see `content`). */
+  recorded(entry: LedgerRequest, route: string | undefined): void {
     if (!this.requestsOn) return;
     this.sink(
       JSON.stringify({
@@ -63,9 +59,20 @@ export class RequestLog {
         costUsd: entry.costUsd,
         firstByteMs: entry.firstByteMs,
         totalMs: entry.totalMs,
-        ...(this.promptsOn && text ? { prompt: text.prompt, completion: text.completion } : {}),
       }),
     );
+  }
+
+  /** Prompt and completion text of a request, on its own line, only when prompt logging is on. */
+  content(fields: {
+    requestId: string;
+    route: string;
+    key: string;
+    prompt: unknown;
+    completion: string;
+  }): void {
+    if (!this.promptsOn) return;
+    this.sink(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "content", ...fields }));
   }
 
   /** A request answered without reaching the ledger (refused by the gateway, or not a model call). */
@@ -79,4 +86,51 @@ export class RequestLog {
     if (!this.requestsOn) return;
     this.sink(JSON.stringify({ time: new Date().toISOString(), level: "warn", msg: "refused", ...fields }));
   }
+}
+
+/** The answer's text from a Messages answer: the JSON message's text blocks, or an SSE stream's text deltas. */
+function completionOf(raw: string): string {
+  if (raw.trimStart().startsWith("{")) {
+    try {
+      const message = JSON.parse(raw) as { content?: { type: string; text?: string }[] };
+      return (message.content ?? []).map((b) => (b.type === "text" ? (b.text ?? "") : "")).join("");
+    } catch {
+      return "";
+    }
+  }
+  let text = "";
+  for (const line of raw.split("\n")) {
+    if (!line.startsWith("data:")) continue;
+    try {
+      const event = JSON.parse(line.slice(5)) as { type?: string; delta?: { type?: string; text?: string } };
+      if (event.type === "content_block_delta" && event.delta?.type === "text_delta")
+        text += event.delta.text ?? "";
+    } catch {
+      // not an event of ours
+    }
+  }
+  return text;
+}
+
+/**
+ * Passes a Messages answer through unchanged, keeping a copy of its text for the content log line
+ * (used only when prompt logging is on: the whole answer is held in memory until it ends).
+ */
+export function contentTap(
+  body: ReadableStream<Uint8Array>,
+  done: (completion: string) => void,
+): ReadableStream<Uint8Array> {
+  const decoder = new TextDecoder();
+  let raw = "";
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        raw += decoder.decode(chunk, { stream: true });
+        controller.enqueue(chunk);
+      },
+      flush() {
+        done(completionOf(raw));
+      },
+    }),
+  );
 }

@@ -277,7 +277,23 @@ describe("prompt logging, secrets and tracing", () => {
       messages: [{ role: "user", content: "Trace me" }],
     });
     const line = harness.logs.find((l) => l.msg === "request" && l.key === "traced")!;
-    expect(JSON.stringify(line.prompt)).toContain("Trace me");
+    expect(JSON.stringify(line)).not.toContain("Trace me");
+    const content = harness.logs.find((l) => l.msg === "content" && l.requestId === line.requestId)!;
+    expect(JSON.stringify(content.prompt)).toContain("Trace me");
+    expect(content.completion).toContain('You said: "Trace me"');
+    // Streams too: the text deltas, joined.
+    const streamed = await client.messages
+      .stream({ model: MODEL, max_tokens: 64, messages: [{ role: "user", content: "Stream and log me" }] })
+      .finalMessage();
+    // The line is written when the stream's end passes the gateway, which may follow the SDK's last event.
+    const deadline = Date.now() + 2000;
+    while (harness.logs.filter((l) => l.msg === "content").length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const streamedLine = harness.logs.findLast((l) => l.msg === "content")!;
+    expect(streamedLine.completion).toBe(
+      streamed.content.map((b) => (b.type === "text" ? b.text : "")).join(""),
+    );
     expect(JSON.stringify(harness.logs)).not.toContain(created.token);
     expect(JSON.stringify(harness.logs)).not.toContain(created.secretAccessKey);
   });
