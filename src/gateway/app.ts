@@ -118,7 +118,8 @@ function signedRequestOf(c: GatewayContext, body: Uint8Array): IncomingSignedReq
   const q = target.indexOf("?");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(incoming.headers)) {
-    if (value === undefined || name.startsWith(":")) continue;
+    // HTTP/2's pseudo-headers stay: the AWS SDK signs `:authority` (they are never forwarded).
+    if (value === undefined) continue;
     headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : String(value);
   }
   // HTTP/2 carries the host as :authority.
@@ -152,7 +153,8 @@ const DROPPED = new Set([
 
 function forwardHeaders(headers: Record<string, string>, caller: Caller & { ok: true }, requestId: string) {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (!DROPPED.has(name)) out[name] = value;
+  for (const [name, value] of Object.entries(headers))
+    if (!DROPPED.has(name) && !name.startsWith(":")) out[name] = value;
   out[KEY_HEADER] = caller.name;
   out[REQUEST_ID_HEADER] = requestId;
   return out;

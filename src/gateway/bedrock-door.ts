@@ -28,8 +28,11 @@ const EXCEPTION_BY_TYPE: Record<string, BedrockExceptionName> = {
   overloaded_error: "ServiceUnavailableException",
 };
 
-/** The transport names Bedrock's exception in the message it adapts: `... (Bedrock ThrottlingException, ...)`. */
-const NAMED = /\(Bedrock (\w+)/;
+/**
+ * The transport names Bedrock's exception in the message it adapts:
+ * `Too many requests, please wait before trying again. (Bedrock ThrottlingException, request id …)`.
+ */
+const NAMED = / \(Bedrock (\w+)(?:, request id [^)]*)?\)$/;
 
 export class DoorError extends Error {
   constructor(
@@ -99,14 +102,22 @@ export function awsError(exception: BedrockExceptionName, message: string, reque
   });
 }
 
+/**
+ * Bedrock's exception for a transport error, and its message as Bedrock said it: the suffix naming
+ * the exception and the upstream request id goes (the door answers under its own request id).
+ */
 function exceptionFor(
   type: string | undefined,
   message: string,
   header: string | null,
-): BedrockExceptionName {
-  const named = header ?? NAMED.exec(message)?.[1];
-  if (named && isBedrockExceptionName(named)) return named;
-  return EXCEPTION_BY_TYPE[type ?? ""] ?? "InternalServerException";
+): { exception: BedrockExceptionName; message: string } {
+  const suffix = NAMED.exec(message);
+  const named = header?.split(":")[0] ?? suffix?.[1];
+  if (named && isBedrockExceptionName(named)) {
+    const said = suffix && suffix[1] === named ? message.slice(0, suffix.index) : message;
+    return { exception: named, message: said };
+  }
+  return { exception: EXCEPTION_BY_TYPE[type ?? ""] ?? "InternalServerException", message };
 }
 
 /** The transport's Anthropic error answer as Bedrock's. */
@@ -121,8 +132,8 @@ export async function toAwsError(response: Response, requestId: string): Promise
   } catch {
     // not JSON: keep the text
   }
-  const exception = exceptionFor(type, message, response.headers.get("x-amzn-errortype"));
-  const answer = awsError(exception, message, requestId);
+  const known = exceptionFor(type, message, response.headers.get("x-amzn-errortype"));
+  const answer = awsError(known.exception, known.message, requestId);
   const retryAfter = response.headers.get("retry-after");
   if (retryAfter) answer.headers.set("retry-after", retryAfter);
   return answer;
@@ -183,7 +194,8 @@ export function sseToEventStream(): TransformStream<Uint8Array, Uint8Array> {
       } catch {
         // keep the raw data as the message
       }
-      controller.enqueue(encodeExceptionEvent(exceptionFor(type, message, null), { message }));
+      const known = exceptionFor(type, message, null);
+      controller.enqueue(encodeExceptionEvent(known.exception, { message: known.message }));
       ended = true;
       return;
     }
