@@ -80,6 +80,8 @@ export interface PendingRequest {
 export interface AdminHelpers {
   /** Authenticates an admin request; answers the refusal itself when it is not one. */
   requireAdmin(c: GatewayContext): Promise<Response | undefined>;
+  /** Who a token (as sent in `x-api-key`) belongs to, by the same rules (the dashboard's login form). */
+  authenticateToken(token: string): Promise<Caller>;
   anthropicError(type: AnthropicErrorType, message: string, requestId?: string): Response;
 }
 
@@ -516,7 +518,16 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
     ),
   );
 
-  deps.extend?.(app, { requireAdmin, anthropicError });
+  const authenticateToken: AdminHelpers["authenticateToken"] = (token) =>
+    authenticate(deps.auth, {
+      method: "POST",
+      rawPath: "/",
+      rawQuery: "",
+      headers: { "x-api-key": token },
+      body: new Uint8Array(),
+    });
+
+  deps.extend?.(app, { requireAdmin, authenticateToken, anthropicError });
 
   app.notFound((c) => {
     const path = c.req.path;
