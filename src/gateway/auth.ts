@@ -6,6 +6,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type IncomingSignedRequest, isSigV4, verifySigV4 } from "../aws/sigv4-verify.js";
+import type { BedrockExceptionName } from "../bedrock/exceptions.js";
 import type { KeyStore, VirtualKey } from "./keys.js";
 
 /** The name open-mode requests are recorded under. */
@@ -13,7 +14,13 @@ export const ANONYMOUS = "anonymous";
 
 export type Caller =
   | { ok: true; key: VirtualKey | null; name: string; admin: boolean }
-  | { ok: false; status: 401 | 403; message: string };
+  | {
+      ok: false;
+      status: 401 | 403;
+      message: string;
+      /** For a SigV4 refusal: the exception AWS names (InvalidSignatureException, UnrecognizedClientException...). */
+      exception?: BedrockExceptionName;
+    };
 
 /** Signing names a gateway accepts: what the Bedrock runtime and Mantle clients sign with. */
 const SERVICES = ["bedrock", "bedrock-mantle"] as const;
@@ -58,7 +65,7 @@ export async function authenticate(ctx: AuthContext, request: IncomingSignedRequ
         return found ? { secretAccessKey: found.secretAccessKey } : undefined;
       },
     });
-    if (!result.ok) return { ok: false, status: 403, message: result.message };
+    if (!result.ok) return { ok: false, status: 403, message: result.message, exception: result.exception };
     const key = ctx.keys.signingSecret(result.accessKeyId)!.key;
     return { ok: true, key, name: key.name, admin: key.admin };
   }

@@ -349,8 +349,8 @@ describe("@aws-sdk/client-bedrock-runtime through the gateway (SigV4 with the ke
           SONNET_46_PROFILE,
         ),
       );
-      // AWS's words for an access key nobody issued. (AWS names it UnrecognizedClientException; the
-      // gateway's auth result does not carry the verifier's exception name yet: see the report.)
+      // AWS's words and name for an access key nobody issued.
+      expect(unknown.name).toBe("UnrecognizedClientException");
       expect(unknown.message).toBe("The security token included in the request is invalid.");
       expect(unknown.$metadata?.httpStatusCode).toBe(403);
       expect(requests().length).toBe(before);
