@@ -32,7 +32,7 @@ import type { KeyBudgets } from "./key-budgets.js";
 import { KeyLimitError, type KeyLimits, type KeyLimitTicket } from "./key-limits.js";
 import type { KeyStore, VirtualKey } from "./keys.js";
 import type { GatewayMetrics } from "./metrics.js";
-import type { RequestLog } from "./request-log.js";
+import { contentTap, type RequestLog } from "./request-log.js";
 
 type NodeBindings = {
   incoming: IncomingMessage | Http2ServerRequest;
@@ -74,7 +74,6 @@ export interface GatewayDeps {
 export interface PendingRequest {
   route: string;
   ticket: KeyLimitTicket;
-  prompt?: unknown;
 }
 
 export interface AdminHelpers {
@@ -314,7 +313,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       return refuse(
         {
           type: caller.status === 401 ? "authentication_error" : "permission_error",
-          exception: caller.status === 401 ? "UnrecognizedClientException" : "InvalidSignatureException",
+          exception:
+            caller.exception ??
+            (caller.status === 401 ? "UnrecognizedClientException" : "InvalidSignatureException"),
           message: caller.message,
           reason: "auth",
         },
@@ -379,7 +380,6 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       deps.pending.set(requestId, {
         route,
         ticket: ticket ?? { settle: () => undefined },
-        prompt: deps.log.promptsOn && built.body ? promptOf(built.body) : undefined,
       });
     }
     let response: Response;
@@ -403,7 +403,17 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
     if (!deps.pending.has(requestId)) ticket?.settle(0);
     // Read before answering: the transport's response is the ledger's too, and is never changed here.
     const upstreamId = response.headers.get("request-id");
-    const answered = await answer(response, requestId);
+    const prompt = deps.log.promptsOn && built.body && response.ok ? promptOf(built.body) : undefined;
+    const source =
+      prompt !== undefined && response.body
+        ? new Response(
+            contentTap(response.body, (completion) =>
+              deps.log.content({ requestId, route, key: caller.name, prompt, completion }),
+            ),
+            { status: response.status, headers: response.headers },
+          )
+        : response;
+    const answered = await answer(source, requestId);
     const out = new Response(answered.body, { status: answered.status, headers: answered.headers });
     out.headers.set("request-id", requestId);
     if (upstreamId && upstreamId !== requestId)
