@@ -7,7 +7,7 @@
  * as shipped.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -684,6 +684,72 @@ describe("costs equal the price table, by hand", () => {
   });
 });
 
+// --- streams of the Messages API: recorded from their SSE --------------------------------------
+
+describe("streams from the Messages API (bedrock-runtime's /anthropic and the Anthropic API), recorded from their SSE", () => {
+  it("complete, cut and left streams equal the emulator's bill; a stream the client leaves is partial", async () => {
+    const file = path.join(dir, "sse.db");
+    const warnings: string[] = [];
+    emulator.current.setFaults({
+      seed: 21,
+      rules: [{ error: "ConnectionReset", rate: 0.25, afterEvents: 2 }],
+    });
+    const clients = [
+      client(file, [bedrock("us-east-1", { bedrockApi: "messages" })], warnings, {
+        resilience: { retry: { maxAttempts: 1 } },
+      }),
+      client(file, [anthropicTarget()], warnings, { resilience: { retry: { maxAttempts: 1 } } }),
+    ];
+    const ids: { id: string; left: boolean }[] = [];
+    for (let i = 0; i < 60; i++) {
+      const left = i % 10 === 9;
+      const { data: stream, request_id } = await clients[i % 2]!.messages.create({
+        model: "claude-haiku-4-5",
+        max_tokens: 256,
+        stream: true,
+        messages: [{ role: "user", content: `SSE ${i}. [[tokens=${10 + (i % 30)}]]` }],
+      })
+        .withResponse()
+        .catch(() => ({ data: undefined, request_id: undefined }));
+      if (!request_id || !stream) continue;
+      ids.push({ id: request_id, left });
+      try {
+        for await (const event of stream) if (left && event.type === "content_block_delta") break;
+      } catch {
+        // cut by the fault
+      }
+    }
+    emulator.current.clearFaults();
+    const records = openLedger({ path: file })!.requests({});
+    const calls = emulator.current.requests();
+    const cut = { complete: 0, cut: 0, left: 0, leftClosed: 0 };
+    for (const { id, left } of ids) {
+      const record = records.find((r) => r.upstreamRequestId === id);
+      const call = calls.find((c) => c.requestId === id);
+      expect(record, `stream ${id} not in the ledger`).toBeDefined();
+      expect(call).toBeDefined();
+      expect(record!.stream).toBe(true);
+      if (left) {
+        cut.left++;
+        expect(record!.partial).toBe(true);
+        // (or cut by the fault before the client could leave)
+        expect(["client_closed", "stream_failed"]).toContain(record!.errorName);
+        if (record!.errorName === "client_closed") cut.leftClosed++;
+        // The emulator, unpaced, had sent the whole stream: its usage events were read as they passed.
+        expect(ledgerTokens(record!)).toEqual(emulatorTokens(call!));
+        continue;
+      }
+      expect(ledgerTokens(record!)).toEqual(emulatorTokens(call!));
+      if (record!.partial) cut.cut++;
+      else cut.complete++;
+    }
+    expect(cut.complete).toBeGreaterThan(20);
+    expect(cut.cut).toBeGreaterThan(3);
+    expect(cut.leftClosed).toBeGreaterThan(2);
+    expect(warnings.filter((w) => w.includes("ledger"))).toEqual([]);
+  });
+});
+
 // --- (c) SIGKILL under load ---------------------------------------------------------------------
 
 describe("a process killed with SIGKILL under load", () => {
@@ -735,6 +801,28 @@ describe("a process killed with SIGKILL under load", () => {
               cacheRead: number;
             },
         );
+      // The next process to open the ledger moves in what the killed one left in its journal
+      // (records reach SQLite in batches; each is in the journal before its caller sees the end).
+      const journals = () => readdirSync(dir).filter((n) => n.startsWith("sigkill.db.journal-"));
+      const count = () => {
+        const raw = new Database(file, { readonly: true });
+        try {
+          return (raw.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n;
+        } finally {
+          raw.close();
+        }
+      };
+      const before = count();
+      const journaled = journals().map(
+        (n) => readFileSync(path.join(dir, n), "utf8").split("\n").filter(Boolean).length,
+      );
+      new SqliteLedger(file).close();
+      figures.sigkillJournal = {
+        journalLines: journaled,
+        inSqliteAtKill: before,
+        movedFromJournal: count() - before,
+      };
+      expect(journals()).toEqual([]);
       const db = new Database(file);
       try {
         expect(db.pragma("integrity_check", { simple: true })).toBe("ok");

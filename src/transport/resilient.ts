@@ -12,6 +12,7 @@ import { limitFor, RETRY_DEFAULTS, type ResiliencePolicy } from "../resilience/p
 import { RateLimitedError, RateLimiterRegistry, type Reservation } from "../resilience/rate-limiter.js";
 import { retryAfterMs } from "../resilience/retry-after.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
+import { observableBody, streamUsageOf } from "../usage/observed-body.js";
 import { errorResponse } from "./responses.js";
 import type { Target } from "./target.js";
 
@@ -104,26 +105,16 @@ function withAttempts(response: Response, records: AttemptRecord[]): Response {
 
 /**
  * For a stream answered 200, reads until its first chunk: an SSE `error` there (an exception frame
- * before any event) is still retryable. Returns the outcome and a response that replays the chunk.
+ * before any event) is still retryable. Returns the outcome and a response that replays the chunk
+ * (its body observable by the ledger: `observeBody`).
  */
 async function firstEvent(response: Response): Promise<{ response: Response; errorStatus?: number }> {
   if (!response.body) return { response };
+  const usage = streamUsageOf(response.body);
   const reader = response.body.getReader();
   const first = await reader.read();
-  const rest = new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (!first.done && first.value) controller.enqueue(first.value);
-      if (first.done) controller.close();
-    },
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
+  // Replays the first chunk, then the rest; the ledger watches this same stream (no layer of its own).
+  const rest = observableBody(reader, first, usage);
   const replay = new Response(rest, { status: response.status, headers: response.headers });
   const text = first.value ? new TextDecoder().decode(first.value.subarray(0, 512)) : "";
   if (!text.startsWith("event: error")) return { response: replay };

@@ -8,13 +8,17 @@
  */
 
 import { setTimeout as delay } from "node:timers/promises";
-import { eventStreamToSse } from "../bedrock/event-stream-sse.js";
+import { anthropicTypeForAws } from "../bedrock/errors.js";
+import { eventStreamToSse, type StreamObserver } from "../bedrock/event-stream-sse.js";
+import { BEDROCK_EXCEPTION_STATUS, isBedrockExceptionName } from "../bedrock/exceptions.js";
 import { type ModelCatalog, shippedCatalog } from "../models/catalog.js";
 import { ModelDiscovery } from "../models/discovery.js";
 import { availableNames, ModelResolutionError, type ResolvedModel, resolveModel } from "../models/resolve.js";
 import { type ResiliencePolicy, TOTAL_TIMEOUT_DEFAULT_MS } from "../resilience/policy.js";
 import { BudgetExceededError, type BudgetReservation, type BudgetTracker } from "../usage/budgets.js";
+import { markStreamUsage } from "../usage/observed-body.js";
 import { KEY_HEADER, type RequestContext, TAG_HEADER, type UsageRecorder } from "../usage/recorder.js";
+import { StreamUsage } from "../usage/usage.js";
 import { authorize, CredentialsError } from "./auth.js";
 import { BadRequest, betasOf, type IncomingCall, readCall } from "./call.js";
 import { type AdaptContext, CompatError, CompatPolicy, shippedCompatRules } from "./compat.js";
@@ -84,6 +88,19 @@ interface Context {
   /** The HTTP client for a target (its timeouts; a proxy when the environment names one). */
   upstreamFor: (target: Target) => UpstreamFetch;
   discovery: ModelDiscovery | undefined;
+  /** A recorder is listening: InvokeModel streams report their usage events as they are converted. */
+  observeUsage: boolean;
+}
+
+/** Feeds a stream's usage from the event-stream converter; exceptions as the SSE `error` event's type. */
+function usageObserver(usage: StreamUsage): StreamObserver {
+  return {
+    onEvent: (event) => usage.onEvent(event.type, event.data),
+    onError: (error) => {
+      const status = isBedrockExceptionName(error.name) ? BEDROCK_EXCEPTION_STATUS[error.name] : 500;
+      usage.onEvent("error", { error: { type: anthropicTypeForAws({ name: error.name, status }) } });
+    },
+  };
 }
 
 function targetHeaders(target: Target, resolved?: ResolvedModel): Record<string, string> {
@@ -254,7 +271,13 @@ async function messages(ctx: Context, target: Target, call: IncomingCall): Promi
   }
   if (!upstream.ok) return adaptBedrockError(upstream, await upstream.text(), extra);
   if (invoke && prepared.stream) {
-    const sse = upstream.body!.pipeThrough(eventStreamToSse(requestIdOf(upstream)));
+    // With a ledger, the converter reports the usage events it decodes anyway: the recorder reads
+    // them from here instead of parsing the SSE it writes.
+    const usage = ctx.observeUsage ? new StreamUsage() : undefined;
+    const sse = upstream.body!.pipeThrough(
+      eventStreamToSse(requestIdOf(upstream), usage && usageObserver(usage)),
+    );
+    if (usage) markStreamUsage(sse, usage);
     const headers: Record<string, string> = { "content-type": "text/event-stream", ...extra };
     const requestId = requestIdOf(upstream);
     if (requestId) headers["request-id"] = requestId;
@@ -407,6 +430,7 @@ export function createTransport(options: TransportOptions): FetchLike {
     compat: new CompatPolicy(shippedCompatRules(), options.compatibility ?? "drop", warn),
     upstreamFor: () => sharedUpstream,
     discovery: options.discovery === false ? undefined : new ModelDiscovery(sharedUpstream),
+    observeUsage: options.recorder !== undefined,
   };
   const resilience: ResilienceState = {
     policy,

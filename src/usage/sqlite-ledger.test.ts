@@ -1,4 +1,5 @@
-import { mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -119,4 +120,206 @@ describe("SqliteLedger reports", () => {
     ).toBeGreaterThanOrEqual(5);
     upgraded.close();
   });
+
+  it("migrates a version-3 ledger to 4: requests, attempts (in order) and the rollup kept, reports unchanged", () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "ledger-")), "ledger.db");
+    const v3 = new Database(file);
+    for (const sql of MIGRATIONS.slice(0, 3)) v3.exec(sql);
+    v3.pragma("user_version = 3");
+    const all = records(300);
+    const insert = v3.prepare(`INSERT INTO requests VALUES (${new Array(26).fill("?").join(", ")})`);
+    const attempt = v3.prepare(`INSERT INTO attempts VALUES (${new Array(16).fill("?").join(", ")})`);
+    v3.transaction(() => {
+      for (const [i, r] of all.entries()) {
+        insert.run(
+          r.id,
+          r.time,
+          r.stream ? 1 : 0,
+          r.provider,
+          r.region,
+          r.target,
+          r.modelRequested,
+          r.modelResolved,
+          r.anthropicName,
+          r.upstreamRequestId,
+          r.key,
+          r.tag,
+          r.status,
+          r.errorName,
+          r.stopReason,
+          0,
+          r.inputTokens,
+          r.outputTokens,
+          r.cacheWriteTokens,
+          r.cacheWrite1hTokens,
+          r.cacheReadTokens,
+          r.costUsd,
+          r.firstByteMs,
+          r.totalMs,
+          i % 3 === 0 ? 2 : 1,
+          r.failover ? 1 : 0,
+        );
+        // Inserted out of order: the migration must keep them by seq.
+        if (i % 3 === 0) {
+          attempt.run(
+            r.id,
+            2,
+            2,
+            "b",
+            "bedrock",
+            "eu-west-1",
+            200,
+            null,
+            "success",
+            7,
+            r.inputTokens,
+            r.outputTokens,
+            0,
+            0,
+            0,
+            r.costUsd,
+          );
+        }
+        attempt.run(
+          r.id,
+          1,
+          1,
+          "a",
+          "bedrock",
+          "us-east-1",
+          i % 3 === 0 ? 503 : 200,
+          i % 3 === 0 ? "ServiceUnavailableException" : null,
+          i % 3 === 0 ? "failover" : "success",
+          3,
+          0,
+          0,
+          0,
+          0,
+          0,
+          i % 3 === 0 ? 0 : r.costUsd,
+        );
+      }
+    })();
+    const query = { by: ["model", "day", "tag"] as GroupKey[] };
+    v3.close();
+    // The v3 report, through a store that reads the same data (the v3 tables kept by a copy).
+    const copy = `${file}.v3-copy`;
+    const source = new Database(file);
+    source.prepare("VACUUM INTO ?").run(copy);
+    source.close();
+
+    const upgraded = new SqliteLedger(file);
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'attempts'").all()).toEqual([]);
+    check.close();
+    const got = upgraded.requests({});
+    expect(got).toHaveLength(all.length);
+    const byId = new Map(got.map((r) => [r.id, r]));
+    for (const [i, r] of all.entries()) {
+      const g = byId.get(r.id)!;
+      expect({ ...g, attempts: undefined }).toEqual({ ...r, attempts: undefined });
+      expect(
+        g.attempts.map((a) => [a.attempt, a.target, a.verdict, a.status, a.errorName, a.costUsd]),
+      ).toEqual(
+        i % 3 === 0
+          ? [
+              [1, "a", "failover", 503, "ServiceUnavailableException", 0],
+              [2, "b", "success", 200, null, r.costUsd],
+            ]
+          : [[1, "a", "success", 200, null, r.costUsd]],
+      );
+    }
+    // The rollup came through: reports over whole hours equal those over the raw rows.
+    const raw = new Database(copy, { readonly: true });
+    const rawTotals = raw
+      .prepare("SELECT COUNT(*) AS n, SUM(input_tokens) AS input, SUM(attempts - 1) AS retries FROM requests")
+      .get() as { n: number; input: number; retries: number };
+    raw.close();
+    const totals = upgraded.report({})[0]!;
+    expect([totals.requests, totals.inputTokens, totals.retries]).toEqual([
+      rawTotals.n,
+      rawTotals.input,
+      rawTotals.retries,
+    ]);
+    expect(upgraded.report(query).reduce((n, r) => n + r.requests, 0)).toBe(all.length);
+    // And it takes new records.
+    upgraded.record({ ...all[0]!, id: "after-upgrade", time: START + 5 * DAY });
+    expect(upgraded.report({})[0]!.requests).toBe(all.length + 1);
+    upgraded.close();
+  });
+
+  it("journals records and moves them in: before reads, on close, and from a dead process's journal when opened", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    const file = path.join(dir, "ledger.db");
+    const all = records(20);
+    const journals = () => readdirSync(dir).filter((n) => n.includes(".journal-"));
+    const writer = new SqliteLedger(file, { flushMs: 60_000 });
+    for (const r of all.slice(0, 10)) writer.record(r);
+    // Journaled, not yet in SQLite: another connection does not see them, this process's readers do.
+    const raw = new Database(file, { readonly: true });
+    const count = () => (raw.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n;
+    expect(count()).toBe(0);
+    expect(journals()).toHaveLength(1);
+    const reader = new SqliteLedger(file);
+    expect(reader.report({})[0]!.requests).toBe(10);
+    expect(count()).toBe(10);
+    reader.close();
+
+    // A process killed with records in its journal: one already in SQLite (killed between the
+    // commit and the truncation), one line cut by the kill.
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    const lines = all.slice(10).map((r) => JSON.stringify(journalRow(r)));
+    const orphan = `${file}.journal-${os.hostname().replace(/[^\w.]/g, "_")}-${dead}-abc123.jsonl`;
+    writeFileSync(
+      orphan,
+      `${JSON.stringify(journalRow(all[0]!))}\n${lines.join("\n")}\n${lines[0]!.slice(0, 40)}`,
+    );
+    writer.close();
+    expect(journals()).toEqual([orphan].map((f) => path.basename(f)));
+    const next = new SqliteLedger(file);
+    expect(journals()).toEqual([]);
+    expect(
+      next
+        .requests({})
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(all.map((r) => r.id).sort());
+    expect(next.report({})[0]!.requests).toBe(20);
+    next.close();
+    raw.close();
+  });
 });
+
+/** A record as a journal line holds it (the row's column values, attempts as arrays). */
+function journalRow(r: LedgerRequest): unknown[] {
+  return [
+    r.id,
+    r.time,
+    r.stream ? 1 : 0,
+    r.provider,
+    r.region,
+    r.target,
+    r.modelRequested,
+    r.modelResolved,
+    r.anthropicName,
+    r.upstreamRequestId,
+    r.key,
+    r.tag,
+    r.status,
+    r.errorName,
+    r.stopReason,
+    r.partial ? 1 : 0,
+    r.inputTokens,
+    r.outputTokens,
+    r.cacheWriteTokens,
+    r.cacheWrite1hTokens,
+    r.cacheReadTokens,
+    r.costUsd,
+    r.firstByteMs,
+    r.totalMs,
+    r.attempts.length,
+    r.failover ? 1 : 0,
+    [],
+  ];
+}
