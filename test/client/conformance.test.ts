@@ -18,10 +18,11 @@ import Anthropic, {
   PermissionDeniedError,
   RateLimitError,
 } from "@anthropic-ai/sdk";
-import type { Message, MessageCreateParamsNonStreaming, Tool } from "@anthropic-ai/sdk/resources/messages";
+import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CreateClientOptions, createClient } from "../../src/client.js";
 import type { FaultRule, RequestRecord } from "../../src/emulator/index.js";
+import { getWeather, textOf, userCode, WEATHER_TOOL } from "../conformance/user-code.js";
 import { useEmulator } from "../helpers.js";
 
 const MODEL = "claude-sonnet-4-6";
@@ -161,13 +162,6 @@ const CASES: ProviderCase[] = [
   },
 ];
 
-function textOf(message: Pick<Message, "content">): string {
-  return message.content
-    .filter((b) => b.type === "text")
-    .map((b) => (b.type === "text" ? b.text : ""))
-    .join("");
-}
-
 const requests = () => emulator.current.requests();
 const requestCount = () => requests().length;
 const lastRequest = () => requests().at(-1)!;
@@ -179,93 +173,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error("expected the call to fail, and it succeeded");
-}
-
-const WEATHER_TOOL: Tool = {
-  name: "get_weather",
-  description: "The current weather in a city.",
-  input_schema: {
-    type: "object",
-    properties: { city: { type: "string", description: "City name" } },
-    required: ["city"],
-  },
-};
-
-/** The tool's implementation on the user's side. */
-function getWeather(input: unknown): string {
-  const city = (input as { city?: unknown }).city;
-  return `18 degrees and sunny in ${String(city)}`;
-}
-
-/**
- * User code: written once against the official SDK, taking only the client. It must run unchanged,
- * with the same results, whatever provider the client was configured for.
- */
-async function userCode(client: Anthropic) {
-  const created = await client.messages.create({
-    model: MODEL,
-    max_tokens: 512,
-    system: "You answer briefly.",
-    messages: [{ role: "user", content: "Tell me something [[tokens=60]]" }],
-  });
-
-  const stream = client.messages.stream({
-    model: MODEL,
-    max_tokens: 512,
-    messages: [{ role: "user", content: "Stream this please [[tokens=45]]" }],
-  });
-  const deltas: string[] = [];
-  stream.on("text", (delta) => deltas.push(delta));
-  const streamed = await stream.finalMessage();
-
-  const question = { role: "user" as const, content: "Use get_weather for city=Paris" };
-  const first = await client.messages.create({
-    model: MODEL,
-    max_tokens: 512,
-    tools: [WEATHER_TOOL],
-    messages: [question],
-  });
-  const toolUse = first.content.find((b) => b.type === "tool_use");
-  if (toolUse?.type !== "tool_use") throw new Error("the model did not call the tool");
-  const answer = await client.messages.create({
-    model: MODEL,
-    max_tokens: 512,
-    tools: [WEATHER_TOOL],
-    messages: [
-      question,
-      { role: "assistant", content: first.content },
-      {
-        role: "user",
-        content: [{ type: "tool_result", tool_use_id: toolUse.id, content: getWeather(toolUse.input) }],
-      },
-    ],
-  });
-
-  return {
-    created: {
-      model: created.model,
-      text: textOf(created),
-      stopReason: created.stop_reason,
-      inputTokens: created.usage.input_tokens,
-      outputTokens: created.usage.output_tokens,
-    },
-    streamed: {
-      model: streamed.model,
-      deltas: deltas.length,
-      deltasText: deltas.join(""),
-      text: textOf(streamed),
-      stopReason: streamed.stop_reason,
-      outputTokens: streamed.usage.output_tokens,
-    },
-    tool: {
-      stopReason: first.stop_reason,
-      name: toolUse.name,
-      input: toolUse.input,
-      idShape: /^toolu_/.test(toolUse.id),
-      answer: textOf(answer),
-      answerStopReason: answer.stop_reason,
-    },
-  };
 }
 
 afterEach(() => {

@@ -21,12 +21,13 @@ import Anthropic, {
   PermissionDeniedError,
   RateLimitError,
 } from "@anthropic-ai/sdk";
-import type { Message, MessageCreateParamsNonStreaming, Tool } from "@anthropic-ai/sdk/resources/messages";
+import type { Message, MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient } from "../../src/client.js";
 import type { CreatedKey, RunningGateway } from "../../src/gateway/index.js";
 import { startGateway } from "../../src/gateway/index.js";
 import type { LedgerRequest } from "../../src/usage/ledger.js";
+import { getWeather, textOf, userCode, WEATHER_TOOL } from "../conformance/user-code.js";
 import { emulatorTarget, useGateway } from "./gateway-helpers.js";
 
 const MODEL = "claude-sonnet-4-6";
@@ -95,13 +96,6 @@ function expectLedgered(requestId: string | null | undefined, expected: Partial<
   return record;
 }
 
-function textOf(message: Pick<Message, "content">): string {
-  return message.content
-    .filter((b) => b.type === "text")
-    .map((b) => (b.type === "text" ? b.text : ""))
-    .join("");
-}
-
 /** The message in the error body (the SDK's `message` is the status and the whole body). */
 function messageOf(error: APIError): string {
   const body = error.error as { error?: { message?: unknown } } | undefined;
@@ -117,89 +111,6 @@ async function rejection(promise: Promise<unknown>): Promise<APIError> {
     return error as APIError;
   }
   throw new Error("expected the call to fail, and it succeeded");
-}
-
-const WEATHER_TOOL: Tool = {
-  name: "get_weather",
-  description: "The current weather in a city.",
-  input_schema: {
-    type: "object",
-    properties: { city: { type: "string", description: "City name" } },
-    required: ["city"],
-  },
-};
-
-function getWeather(input: unknown): string {
-  const city = (input as { city?: unknown }).city;
-  return `18 degrees and sunny in ${String(city)}`;
-}
-
-/** The client conformance suite's user code, written once against the official SDK. */
-async function userCode(client: Anthropic) {
-  const created = await client.messages.create({
-    model: MODEL,
-    max_tokens: 512,
-    system: "You answer briefly.",
-    messages: [{ role: "user", content: "Tell me something [[tokens=60]]" }],
-  });
-
-  const stream = client.messages.stream({
-    model: MODEL,
-    max_tokens: 512,
-    messages: [{ role: "user", content: "Stream this please [[tokens=45]]" }],
-  });
-  const deltas: string[] = [];
-  stream.on("text", (delta) => deltas.push(delta));
-  const streamed = await stream.finalMessage();
-
-  const question = { role: "user" as const, content: "Use get_weather for city=Paris" };
-  const first = await client.messages.create({
-    model: MODEL,
-    max_tokens: 512,
-    tools: [WEATHER_TOOL],
-    messages: [question],
-  });
-  const toolUse = first.content.find((b) => b.type === "tool_use");
-  if (toolUse?.type !== "tool_use") throw new Error("the model did not call the tool");
-  const answer = await client.messages.create({
-    model: MODEL,
-    max_tokens: 512,
-    tools: [WEATHER_TOOL],
-    messages: [
-      question,
-      { role: "assistant", content: first.content },
-      {
-        role: "user",
-        content: [{ type: "tool_result", tool_use_id: toolUse.id, content: getWeather(toolUse.input) }],
-      },
-    ],
-  });
-
-  return {
-    created: {
-      model: created.model,
-      text: textOf(created),
-      stopReason: created.stop_reason,
-      inputTokens: created.usage.input_tokens,
-      outputTokens: created.usage.output_tokens,
-    },
-    streamed: {
-      model: streamed.model,
-      deltas: deltas.length,
-      deltasText: deltas.join(""),
-      text: textOf(streamed),
-      stopReason: streamed.stop_reason,
-      outputTokens: streamed.usage.output_tokens,
-    },
-    tool: {
-      stopReason: first.stop_reason,
-      name: toolUse.name,
-      input: toolUse.input,
-      idShape: /^toolu_/.test(toolUse.id),
-      answer: textOf(answer),
-      answerStopReason: answer.stop_reason,
-    },
-  };
 }
 
 const params = (
