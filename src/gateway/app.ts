@@ -388,12 +388,12 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
         method: built.method,
         headers,
         body: built.body,
-        signal: c.req.raw.signal,
+        signal: clientGone(c),
       });
     } catch (error) {
       deps.pending.delete(requestId);
       ticket?.settle(0);
-      if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+      if (clientGone(c).aborted) return new Response(null, { status: 499 });
       const message = `No upstream target answered: ${(error as Error).message}`;
       return door === "bedrock"
         ? awsError("ServiceUnavailableException", message, requestId)
@@ -632,6 +632,27 @@ function pingAfterFirstBlock(): TransformStream<Uint8Array, Uint8Array> {
       if (pending.length > 0) controller.enqueue(pending);
     },
   });
+}
+
+const GONE = Symbol("client gone");
+
+/**
+ * Aborted when the client's connection closes before the answer is complete. Made from Node's
+ * response rather than `c.req.raw.signal`: reading that makes @hono/node-server build a whole
+ * Request and its signal for every call (measured: 30 to 60 µs of CPU per request).
+ */
+function clientGone(c: GatewayContext): AbortSignal {
+  const outgoing = c.env.outgoing as NodeBindings["outgoing"] & { [GONE]?: AbortController };
+  let controller = outgoing[GONE];
+  if (!controller) {
+    const made = new AbortController();
+    outgoing[GONE] = made;
+    outgoing.once("close", () => {
+      if (!outgoing.writableFinished) made.abort(new Error("the client closed the connection"));
+    });
+    controller = made;
+  }
+  return controller.signal;
 }
 
 function promptOf(body: string): unknown {

@@ -90,7 +90,10 @@ export async function listenDualProtocol(
     session.on("close", () => sessions.delete(session));
   });
 
-  const server = net.createServer((socket) => {
+  // noDelay: the sockets are handed to Node's HTTP servers after the sniff, so their own noDelay
+  // default never applies; without it Nagle holds each small SSE write for the client's delayed
+  // ACK (measured through the gateway: +43 ms p50 per short stream, +1.1 ms with it).
+  const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     // A client that resets the connection must not take the process down.
