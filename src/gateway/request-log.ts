@@ -15,13 +15,39 @@ export interface RequestLogOptions {
   prompts?: boolean;
 }
 
+/**
+ * Lines for stdout, written together once per turn of the event loop: stdout to a pipe or file is
+ * a synchronous write on Linux, and one write per request cost about 80 µs of CPU on the gateway's
+ * hot path (measured). What is pending is written at exit too.
+ */
+let pending: string[] = [];
+let exitHooked = false;
+
+function flushStdout(): void {
+  if (pending.length === 0) return;
+  const text = `${pending.join("\n")}\n`;
+  pending = [];
+  process.stdout.write(text);
+}
+
+function batchedStdout(): LogSink {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.once("exit", flushStdout);
+  }
+  return (line) => {
+    if (pending.length === 0) setImmediate(flushStdout);
+    pending.push(line);
+  };
+}
+
 export class RequestLog {
   private readonly sink: LogSink;
   readonly requestsOn: boolean;
   readonly promptsOn: boolean;
 
   constructor(options: RequestLogOptions = {}) {
-    this.sink = options.sink ?? ((line) => process.stdout.write(`${line}\n`));
+    this.sink = options.sink ?? batchedStdout();
     this.requestsOn = options.requests ?? true;
     this.promptsOn = options.prompts ?? false;
   }
