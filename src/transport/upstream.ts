@@ -3,7 +3,8 @@
  * `HTTP_PROXY` and `NO_PROXY` when they are set (Node's built-in fetch ignores them), with the
  * connect, first-byte and idle timeouts of the resilience policy.
  */
-import { Agent, type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from "undici";
+import { Readable } from "node:stream";
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
 
 export type UpstreamFetch = (url: string, init: UpstreamInit) => Promise<Response>;
 
@@ -40,7 +41,11 @@ export function dispatcherFor(timeouts: UpstreamTimeouts = {}, env = process.env
   if (!dispatcher) {
     const options = {
       keepAliveTimeout: 30_000,
-      connections: 128,
+      // No cap per origin: a stream holds its connection for its whole answer (minutes on long
+      // generations), and a cap queued the rest behind it (measured: 1,000 concurrent streams
+      // through the gateway ran 128 at a time). Concurrency is bounded by the callers and the
+      // resilience policy's limits instead.
+      connections: null,
       connect: { timeout: connectMs },
       headersTimeout: firstByteMs,
       bodyTimeout: idleMs,
@@ -51,13 +56,35 @@ export function dispatcherFor(timeouts: UpstreamTimeouts = {}, env = process.env
   return dispatcher;
 }
 
+/**
+ * A fetch-shaped call made with undici's `request()` rather than its `fetch()`: the body, always
+ * bytes here, goes out with the headers in one write, and no WHATWG Request is built. Measured on
+ * the gateway's hot path: fetch sent the body as an async iterable in writes of its own, and its
+ * Request/stream plumbing cost about a third of the gateway's CPU per call.
+ */
 export function createUpstreamFetch(dispatcher: Dispatcher = dispatcherFor()): UpstreamFetch {
-  return async (url, init) =>
-    (await undiciFetch(url, {
-      method: init.method,
+  return async (url, init) => {
+    const target = new URL(url);
+    const answer = await dispatcher.request({
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
+      method: init.method as Dispatcher.HttpMethod,
       headers: init.headers,
-      body: init.body,
+      body: typeof init.body === "string" ? Buffer.from(init.body) : init.body,
       signal: init.signal ?? undefined,
-      dispatcher,
-    })) as unknown as Response;
+    });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else headers.set(name, value);
+    }
+    // A status without a body (204, 304) cannot be given one.
+    const empty = answer.statusCode === 204 || answer.statusCode === 304;
+    if (empty) answer.body.resume();
+    return new Response(empty ? null : (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>), {
+      status: answer.statusCode,
+      headers,
+    });
+  };
 }
