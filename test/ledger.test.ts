@@ -735,8 +735,10 @@ describe("streams from the Messages API (bedrock-runtime's /anthropic and the An
         // (or cut by the fault before the client could leave)
         expect(["client_closed", "stream_failed"]).toContain(record!.errorName);
         if (record!.errorName === "client_closed") cut.leftClosed++;
-        // The emulator, unpaced, had sent the whole stream: its usage events were read as they passed.
-        expect(ledgerTokens(record!)).toEqual(emulatorTokens(call!));
+        // The input is billed; the output as far as the stream was read when the client left (the
+        // emulator, unpaced, may have sent it all: its message_delta may or may not have passed).
+        expect(record!.inputTokens).toBe(call!.inputTokens);
+        expect([0, call!.outputTokens]).toContain(record!.outputTokens);
         continue;
       }
       expect(ledgerTokens(record!)).toEqual(emulatorTokens(call!));

@@ -109,27 +109,28 @@ export function sseTap(
     callbacks.onEnd(how);
   };
   return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        end("failed");
-        controller.error(error);
-        return;
-      }
-      if (result.done) {
-        scanner.end();
-        end("complete");
-        controller.close();
-        return;
-      }
-      scanner.push(result.value);
-      controller.enqueue(result.value);
+    // A promise chain rather than an async function: one promise fewer per chunk.
+    pull(controller) {
+      return reader.read().then(
+        (result) => {
+          if (result.done) {
+            scanner.end();
+            end("complete");
+            controller.close();
+            return;
+          }
+          scanner.push(result.value);
+          controller.enqueue(result.value);
+        },
+        (error: unknown) => {
+          end("failed");
+          controller.error(error);
+        },
+      );
     },
-    async cancel(reason) {
+    cancel(reason) {
       end("cancelled");
-      await reader.cancel(reason);
+      return reader.cancel(reason);
     },
   });
 }
