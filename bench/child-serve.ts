@@ -12,6 +12,9 @@ export interface ChildStats {
   peakRss: number;
   /** The kernel's high-water mark of the child's RSS over its whole life (getrusage), bytes. */
   maxRss: number;
+  /** Highest V8 heap in use, and highest memory outside it (buffers), sampled with the RSS, bytes. */
+  peakHeapUsed: number;
+  peakExternal: number;
 }
 
 export type ToChild = { type: "stats"; id: number } | { type: "watch"; everyMs: number } | { type: "stop" };
@@ -20,6 +23,8 @@ export type FromChild = { type: "ready"; url: string } | ({ type: "stats"; id: n
 /** In the child: answer the parent's stats requests; on `stop` (or SIGTERM) run `stop` and exit 0 (so that --cpu-prof writes its profile). */
 export function serveParent(url: string, stop: () => Promise<void>): void {
   let peak = process.memoryUsage.rss();
+  let peakHeapUsed = 0;
+  let peakExternal = 0;
   let watcher: NodeJS.Timeout | undefined;
   let stopping = false;
   const exit = () => {
@@ -42,13 +47,20 @@ export function serveParent(url: string, stop: () => Promise<void>): void {
         rss,
         peakRss: peak,
         maxRss: process.resourceUsage().maxRSS * 1024,
+        peakHeapUsed,
+        peakExternal,
       };
       process.send?.(reply);
     } else if (message.type === "watch") {
       if (watcher) clearInterval(watcher);
       peak = process.memoryUsage.rss();
+      peakHeapUsed = 0;
+      peakExternal = 0;
       watcher = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage.rss());
+        const memory = process.memoryUsage();
+        peak = Math.max(peak, memory.rss);
+        peakHeapUsed = Math.max(peakHeapUsed, memory.heapUsed);
+        peakExternal = Math.max(peakExternal, memory.external);
       }, message.everyMs);
       watcher.unref();
     } else if (message.type === "stop") {

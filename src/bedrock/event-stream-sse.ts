@@ -12,9 +12,14 @@ import { BEDROCK_EXCEPTION_STATUS, isBedrockExceptionName } from "./exceptions.j
 import { FrameSplitter } from "./frame-splitter.js";
 
 const encoder = new TextEncoder();
+/** `{"type":"content_block_delta",...`: the event type, when it is the first member. */
+const LEADING_TYPE = /^\{"type":"([a-z_]+)"/;
+/** The events an observer is told of, parsed. */
+const USAGE_EVENTS = new Set(["message_start", "message_delta", "message_stop"]);
 
 /** What passed through a stream, for callers that account for it (the ledger). */
 export interface StreamObserver {
+  /** The events that carry usage or end the message: message_start, message_delta, message_stop. */
   onEvent?(event: { type: string; data: Record<string, unknown> }): void;
   onError?(error: { name: string; message: string }): void;
 }
@@ -48,11 +53,19 @@ export function eventStreamToSse(
         const payload = JSON.parse(toUtf8(message.body)) as { bytes?: string };
         if (typeof payload.bytes !== "string") continue;
         const json = Buffer.from(payload.bytes, "base64").toString("utf8");
+        // Most events are deltas that nobody here needs to read: when the type leads the compact
+        // JSON (as Bedrock writes it), they pass as they came, without a parse and a re-serialise
+        // (measured: two of the larger allocations per event, on 1,000-event streams).
+        const lead = LEADING_TYPE.exec(json);
+        if (lead && !USAGE_EVENTS.has(lead[1]!) && !json.includes("\n")) {
+          out += `event: ${lead[1]}\ndata: ${json}\n\n`;
+          continue;
+        }
         const data = JSON.parse(json) as Record<string, unknown>;
         const type = typeof data.type === "string" ? data.type : undefined;
         // Frames without a type (keep-alives) have no SSE event name: skip them.
         if (!type) continue;
-        observer?.onEvent?.({ type, data });
+        if (USAGE_EVENTS.has(type)) observer?.onEvent?.({ type, data });
         // Re-serialise: the payload must be one line for SSE's `data:` framing.
         out += `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
       } else if (messageType === "exception") {
