@@ -1,12 +1,12 @@
 /**
  * Our gateway in a benchmark child (from dist/: `npm run build` first), on 127.0.0.1, in front of
  * the emulator at argv[2]; its ledger and keys in the folder argv[3]; then any of `ledger-off` (no
- * ledger) and `upstream-connections=N` (a what-if: an upstream undici Agent of N connections per
- * origin instead of the shipped 128, other settings as shipped) and `nodelay` (a what-if: the
- * listening socket's connections with TCP_NODELAY, as Node's own HTTP servers set it; the shipped
- * dual-protocol server accepts with `net.createServer()`, whose default leaves Nagle on). Reports its CPU and RSS over IPC (see child-ipc.ts, which runs it transpiled, with
- * `BENCH_ROOT` set to the repository). Logging as shipped: one JSON line per request on stdout,
- * which the parent reads and discards.
+ * ledger), `upstream-connections=N` (a what-if: an upstream undici Agent capped at N connections
+ * per origin; the shipped one has no cap) and `nodelay` (kept for comparisons with older runs: the
+ * listening socket's connections with TCP_NODELAY, which the shipped server now sets itself).
+ * Reports its CPU and RSS over IPC (see child-ipc.ts, which runs it transpiled, with `BENCH_ROOT`
+ * set to the repository). Logging as shipped: JSON lines on stdout, which the parent reads and
+ * discards.
  */
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -41,7 +41,7 @@ let upstream: ReturnType<UpstreamModule["createUpstreamFetch"]> | undefined;
 if (connections > 0) {
   const { createUpstreamFetch } = await load<UpstreamModule>(path.join(root, "dist/transport/upstream.js"));
   const { Agent } = await load<Undici>(createRequire(path.join(root, "package.json")).resolve("undici"));
-  // The shipped dispatcher's settings (src/transport/upstream.ts), but N connections.
+  // The shipped dispatcher's settings (src/transport/upstream.ts), but at most N connections.
   upstream = createUpstreamFetch(
     new Agent({
       keepAliveTimeout: 30_000,
