@@ -38,7 +38,7 @@ function compiledDir(): string {
   if (compiled) return compiled;
   const dir = mkdtempSync(path.join(os.tmpdir(), "bc-bench-children-"));
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }));
-  for (const name of ["child-serve", "emulator-child", "gateway-child", "portkey-child"]) {
+  for (const name of ["child-serve", "emulator-child", "gateway-child", "portkey-child", "proxy-child"]) {
     const source = readFileSync(fileURLToPath(new URL(`./${name}.ts`, import.meta.url)), "utf8");
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
@@ -58,7 +58,7 @@ function compiledDir(): string {
  */
 export async function spawnChild(
   name: string,
-  script: "emulator-child" | "gateway-child" | "portkey-child",
+  script: "emulator-child" | "gateway-child" | "portkey-child" | "proxy-child",
   args: string[] = [],
   options: { execArgv?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<BenchChild> {

@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
+import { DEFAULT_ANTHROPIC_API_KEY } from "../src/emulator/index.js";
 import { type BenchChild, spawnChild, stopAll } from "./child-ipc.js";
 import type { Row } from "./emulator.js";
 import {
@@ -38,8 +39,9 @@ const CONCURRENCY = [1, 16] as const;
 type Mode = "json" | "sse";
 interface Peer {
   name: string;
-  /** The direct call it is compared with (the operation it makes upstream). */
+  /** The direct calls it is compared with (the operation it makes upstream), JSON and SSE. */
   baseline: string;
+  sseBaseline: string;
   child: BenchChild;
   target(mode: Mode, connections: number): Target;
 }
@@ -120,12 +122,11 @@ export async function benchPeers(
     children.push(ours);
     const portkey = await spawnChild("portkey", "portkey-child");
     children.push(portkey);
-    const nodelay = await spawnChild("gateway (TCP_NODELAY)", "gateway-child", [
+    const floor = await spawnChild("bare Node proxy", "proxy-child", [
       emulator.url,
-      path.join(dir, "nodelay"),
-      "nodelay",
+      DEFAULT_ANTHROPIC_API_KEY,
     ]);
-    children.push(nodelay);
+    children.push(floor);
 
     const track = (t: Target) => {
       pools.push(t);
@@ -138,8 +139,26 @@ export async function benchPeers(
         server: emulator,
         make: signedBedrockCall(emulator.url, op, body),
       });
-    const directs = (mode: Mode, c: number) =>
-      mode === "json"
+    // The emulator's Anthropic API endpoint: what the bare proxy calls.
+    const anthropicDirect = (mode: Mode, c: number) => {
+      const out = {
+        path: "/v1/messages",
+        headers: {
+          "content-type": "application/json",
+          "anthropic-version": "2023-06-01",
+          "x-api-key": DEFAULT_ANTHROPIC_API_KEY,
+        },
+        body: anthropicBody(ANTHROPIC_MODEL, PROMPT, MAX_TOKENS, mode === "sse"),
+      };
+      return track({
+        label: mode === "json" ? "Anthropic API" : "Anthropic API stream",
+        pool: keepAlivePool(emulator.url, c),
+        server: emulator,
+        make: () => out,
+      });
+    };
+    const directs = (mode: Mode, c: number) => [
+      ...(mode === "json"
         ? [
             direct("InvokeModel", "invoke", invokeBody(PROMPT, MAX_TOKENS), c),
             direct("Converse", "converse", converseBody(PROMPT, MAX_TOKENS), c),
@@ -152,10 +171,13 @@ export async function benchPeers(
               c,
             ),
             direct("ConverseStream", "converse-stream", converseBody(PROMPT, MAX_TOKENS), c),
-          ];
+          ]),
+      anthropicDirect(mode, c),
+    ];
     const gateway = (name: string, child: BenchChild): Peer => ({
       name,
       baseline: "InvokeModel",
+      sseBaseline: "InvokeModelWithResponseStream",
       child,
       target: (mode, c) => {
         const out = {
@@ -171,6 +193,7 @@ export async function benchPeers(
       {
         name: "Portkey 1.15.2",
         baseline: "Converse",
+        sseBaseline: "ConverseStream",
         child: portkey,
         target: (mode, c) => {
           const out = {
@@ -186,10 +209,29 @@ export async function benchPeers(
           });
         },
       },
-      // What-if, not counted in the targets: the same gateway with TCP_NODELAY on its accepted sockets.
-      gateway("what-if: bedrock-claude gateway with TCP_NODELAY", nodelay),
+      // Not a peer: the floor. A bare Node proxy (no auth, parsing, signing or ledger) in front of
+      // the emulator's Anthropic API; no Node gateway on this machine can use less.
+      {
+        name: "floor: bare Node proxy",
+        baseline: "Anthropic API",
+        sseBaseline: "Anthropic API stream",
+        child: floor,
+        target: (mode, c) => {
+          const out = {
+            path: "/v1/messages",
+            headers: { "content-type": "application/json" },
+            body: anthropicBody(ANTHROPIC_MODEL, PROMPT, MAX_TOKENS, mode === "sse"),
+          };
+          return track({
+            label: "floor: bare Node proxy",
+            pool: keepAlivePool(floor.url, c),
+            server: floor,
+            make: () => out,
+          });
+        },
+      },
     ];
-    await checkSameWork(emulator, peers.slice(0, 2), directs("json", 1));
+    await checkSameWork(emulator, peers.slice(0, 2), directs("json", 1).slice(0, 2));
 
     const rows: Row[] = [];
     const results = new Map<string, Pooled>();
@@ -215,10 +257,7 @@ export async function benchPeers(
         }
         for (const peer of peers) {
           const p = got.get(peer.name)!;
-          const baseLabel =
-            mode === "json"
-              ? peer.baseline
-              : `${peer.baseline}${peer.baseline === "Converse" ? "Stream" : "WithResponseStream"}`;
+          const baseLabel = mode === "json" ? peer.baseline : peer.sseBaseline;
           const b = got.get(baseLabel)!;
           results.set(`${mode}|${c}|${peer.name}`, { ...p, p50: p.p50 - b.p50, p99: p.p99 - b.p99 });
           rows.push({
@@ -277,7 +316,7 @@ export async function benchPeers(
       {
         name: "Setup",
         value: `${roundCount} rounds, latencies pooled`,
-        note: `${calls} JSON calls / ${streams} streams per round at concurrency 1, twice that at 16; 500 warm-up calls before each; the seven targets of a set back to back, order rotated each round; emulator, our gateway (dist/, ledger on, request log as shipped, open on loopback), Portkey (build/start-server.js --headless, its listen() held to 127.0.0.1) and this load generator in separate processes, all on 127.0.0.1; CPU is the serving child's process.cpuUsage() over the calls; model ${ANTHROPIC_MODEL} (ours) / ${BEDROCK_MODEL} (Portkey), same answer text checked; load average at start ${os.loadavg()[0]!.toFixed(1)}`,
+        note: `${calls} JSON calls / ${streams} streams per round at concurrency 1, twice that at 16; 500 warm-up calls before each; the six targets of a set back to back, order rotated each round; emulator, our gateway (dist/, ledger on, request log as shipped, open on loopback), a bare Node proxy (the floor), Portkey (build/start-server.js --headless, its listen() held to 127.0.0.1) and this load generator in separate processes, all on 127.0.0.1; CPU is the serving child's process.cpuUsage() over the calls; model ${ANTHROPIC_MODEL} (ours) / ${BEDROCK_MODEL} (Portkey), same answer text checked; load average at start ${os.loadavg()[0]!.toFixed(1)}`,
       },
     );
     return { rows, summary: lines.join("; ") };
