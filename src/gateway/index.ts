@@ -108,18 +108,18 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
       `Refusing to listen on ${gw.host} without keys: anyone who can reach it could spend on your AWS account. Create a key first (bedrock-claude keys create --name NAME), or pass --insecure-no-auth if something in front of the gateway authenticates.`,
     );
   }
-  // The CLI may create the first key while we run: while open, every request asks the store (an
-  // indexed lookup), so the first key locks the gateway at once; once keys exist, the answer is
-  // reused for a second (revoking the last key reopens it within that second).
-  let keysSeenAt = Number.NEGATIVE_INFINITY;
+  // Whether keys exist is read from the store at most once a second (an indexed lookup, but one
+  // per request showed in profiles); a key created or revoked through this process's store (the
+  // admin API, tests) takes effect at once, one created by the CLI in another process within a
+  // second.
+  let openCache = { at: Number.NEGATIVE_INFINITY, generation: -1, open: false };
   const open = () => {
     const now = Date.now();
-    if (now - keysSeenAt < 1000) return false;
-    if (keys.hasKeys()) {
-      keysSeenAt = now;
-      return false;
+    const generation = keys.generation();
+    if (now - openCache.at >= 1000 || generation !== openCache.generation) {
+      openCache = { at: now, generation, open: !keys.hasKeys() && (loopback || gw.insecureNoAuth) };
     }
-    return loopback || gw.insecureNoAuth;
+    return openCache.open;
   };
 
   const catalog = options.catalog ?? shippedCatalog();

@@ -65,6 +65,8 @@ export interface KeyStore {
   signingSecret(accessKeyId: string): { key: VirtualKey; secretAccessKey: string } | undefined;
   /** Active keys exist (the gateway runs open only without them). */
   hasKeys(): boolean;
+  /** A number that changes whenever this store object creates or revokes a key (cache invalidation). */
+  generation(): number;
   close(): void;
 }
 
@@ -166,6 +168,7 @@ export class SqliteKeyStore implements KeyStore {
   private readonly secret: Buffer;
   private readonly byId: Database.Statement<[string], KeyRow>;
   private readonly anyActive: Database.Statement<[], { one: number }>;
+  private changes = 0;
 
   constructor(file: string, options: { secretFile?: string; env?: NodeJS.ProcessEnv } = {}) {
     mkdirSync(path.dirname(file), { recursive: true });
@@ -236,6 +239,7 @@ export class SqliteKeyStore implements KeyStore {
       }
       throw error;
     }
+    this.changes++;
     return { key: toKey(row), token, accessKeyId: `${ACCESS_KEY_PREFIX}${id}`, secretAccessKey: secret };
   }
 
@@ -256,6 +260,7 @@ export class SqliteKeyStore implements KeyStore {
     if (!row) return undefined;
     const revokedAt = Date.now();
     this.db.prepare("UPDATE keys SET revoked_at = ? WHERE id = ?").run(revokedAt, row.id);
+    this.changes++;
     return toKey({ ...row, revoked_at: revokedAt });
   }
 
@@ -276,6 +281,10 @@ export class SqliteKeyStore implements KeyStore {
 
   hasKeys(): boolean {
     return this.anyActive.get() !== undefined;
+  }
+
+  generation(): number {
+    return this.changes;
   }
 
   close(): void {

@@ -80,9 +80,17 @@ export function createUpstreamFetch(dispatcher: Dispatcher = dispatcherFor()): U
       else headers.set(name, value);
     }
     // A status without a body (204, 304) cannot be given one.
-    const empty = answer.statusCode === 204 || answer.statusCode === 304;
-    if (empty) answer.body.resume();
-    return new Response(empty ? null : (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>), {
+    if (answer.statusCode === 204 || answer.statusCode === 304) {
+      answer.body.resume();
+      return new Response(null, { status: answer.statusCode, headers });
+    }
+    // Streams are handed on as they arrive; a whole answer (JSON, an error) is read at once by
+    // undici's own reader, cheaper than a web stream over it (measured on the gateway's hot path).
+    const type = headers.get("content-type") ?? "";
+    if (!type.includes("eventstream") && !type.includes("event-stream")) {
+      return new Response(await answer.body.arrayBuffer(), { status: answer.statusCode, headers });
+    }
+    return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, {
       status: answer.statusCode,
       headers,
     });
