@@ -273,6 +273,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
     route: string,
     door: Door,
     build: (body: Uint8Array) => { path: string; body: string | undefined; method: string },
+    /** Makes the answer: always a new Response (its headers are set after), never the transport's own. */
     answer: (response: Response, requestId: string) => Promise<Response> | Response,
   ): Promise<Response> {
     const requestId = newRequestId();
@@ -413,8 +414,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
             { status: response.status, headers: response.headers },
           )
         : response;
-    const answered = await answer(source, requestId);
-    const out = new Response(answered.body, { status: answered.status, headers: answered.headers });
+    // Every answer function makes a Response of its own (the transport's is left as it was), so
+    // its headers are ours to set: no second Response around the same body.
+    const out = await answer(source, requestId);
     out.headers.set("request-id", requestId);
     if (upstreamId && upstreamId !== requestId)
       out.headers.set("x-bedrock-claude-upstream-request-id", upstreamId);
