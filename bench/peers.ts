@@ -7,7 +7,7 @@
  * `converse-stream`): each gateway's added latency is measured against a direct call of the
  * operation it makes. Prints the table and prepends a dated section to bench/RESULTS.md.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +31,7 @@ import {
   type Target,
   us,
 } from "./gateway-load.js";
+import { prependResults, table } from "./results.js";
 
 const PROMPT = "Explain why serverless architectures require careful timeout tuning. [[tokens=150]]";
 const MAX_TOKENS = 256;
@@ -327,34 +328,15 @@ export async function benchPeers(
   }
 }
 
-function table(rows: Row[]): string {
-  return [
-    "| measure | result | note |",
-    "| --- | --- | --- |",
-    ...rows.map((r) => `| ${r.name} | ${r.value} | ${r.note ?? ""} |`),
-  ].join("\n");
-}
-
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const { rows } = await benchPeers();
-  const body = table(rows);
-  process.stdout.write(`### Gateways compared\n\n${body}\n\n`);
-  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  const section = [
-    `## ${new Date().toISOString().slice(0, 10)}: gateways compared (bedrock-claude, Portkey)`,
-    `Command: \`npm run bench:peers\`. Machine: ${os.cpus().length} × ${cpu}, Node ${process.version}.`,
-    "### Gateways compared\n\nOne emulator (no added latency), called directly, through our gateway and through Portkey 1.15.2, serving the same Anthropic `/v1/messages` requests (a 150-token answer; 50 deltas when streamed). Our gateway calls InvokeModel, Portkey calls Converse; each one's added latency is against a direct call of that operation. Targets (issue 8): at most a quarter of Portkey's added latency and a tenth of its CPU per request.\n\n" +
-      body,
-  ].join("\n\n");
-  const results = fileURLToPath(new URL("./RESULTS.md", import.meta.url));
-  let previous = "";
-  try {
-    previous = readFileSync(results, "utf8").replace(/^# Benchmark results\n+/, "");
-  } catch {
-    // first run
-  }
-  writeFileSync(
-    results,
-    `# Benchmark results\n\nNewest first. Each section: date, command, machine, figures.\n\n${section}\n\n${previous.replace(/^Newest first[^\n]*\n+/, "")}`,
-  );
+  process.stdout.write(`### Gateways compared\n\n${table(rows)}\n\n`);
+  prependResults("gateways compared (bedrock-claude, Portkey)", "npm run bench:peers", [
+    {
+      title: "Gateways compared",
+      intro:
+        "One emulator (no added latency), called directly, through our gateway, through Portkey 1.15.2 and through a bare Node proxy (the floor: node:http in, undici out, no logic), serving the same Anthropic `/v1/messages` requests (a 150-token answer; 50 deltas when streamed). Our gateway calls InvokeModel, Portkey calls Converse, the bare proxy the emulator's Anthropic API; each one's added latency is against a direct call of that operation. Targets (issue 8): at most a quarter of Portkey's added latency and a tenth of its CPU per request.",
+      rows,
+    },
+  ]);
 }

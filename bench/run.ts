@@ -3,30 +3,18 @@
  * section (one subsection per benchmark) to bench/RESULTS.md. Needs `npm run build` first (the
  * CLI start is measured on dist/, and the client benchmark runs the emulator from dist/).
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import { fileURLToPath } from "node:url";
 import { benchClient } from "./client.js";
-import { benchEmulator, type Row } from "./emulator.js";
+import { benchEmulator } from "./emulator.js";
 import { benchGateway } from "./gateway.js";
 import { benchLedger } from "./ledger.js";
 import { benchResilience } from "./resilience.js";
-
-const results = fileURLToPath(new URL("./RESULTS.md", import.meta.url));
-
-function table(rows: Row[]): string {
-  return [
-    "| measure | result | note |",
-    "| --- | --- | --- |",
-    ...rows.map((r) => `| ${r.name} | ${r.value} | ${r.note ?? ""} |`),
-  ].join("\n");
-}
+import { prependResults, type ResultSection, table } from "./results.js";
 
 /** `npm run bench -- resilience client` runs only the named benchmarks; all without names. */
 const only = new Set(process.argv.slice(2));
 const wanted = (name: string) => only.size === 0 || only.has(name);
 
-const sections: { title: string; intro?: string; rows: Row[] }[] = [];
+const sections: ResultSection[] = [];
 if (wanted("emulator")) sections.push({ title: "Emulator", rows: await benchEmulator() });
 if (wanted("client")) {
   sections.push({
@@ -71,21 +59,5 @@ if (wanted("gateway")) {
 }
 for (const s of sections) process.stdout.write(`### ${s.title}\n\n${table(s.rows)}\n\n`);
 
-const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const command = only.size === 0 ? "npm run bench" : `npm run bench -- ${[...only].join(" ")}`;
-const section = [
-  `## ${new Date().toISOString().slice(0, 10)}: ${sections.map((s) => s.title.toLowerCase()).join(", ")}`,
-  `Command: \`${command}\`. Machine: ${os.cpus().length} × ${cpu}, Node ${process.version}.`,
-  ...sections.map((s) => `### ${s.title}\n\n${s.intro ? `${s.intro}\n\n` : ""}${table(s.rows)}`),
-].join("\n\n");
-
-let previous = "";
-try {
-  previous = readFileSync(results, "utf8").replace(/^# Benchmark results\n+/, "");
-} catch {
-  // first run
-}
-writeFileSync(
-  results,
-  `# Benchmark results\n\nNewest first. Each section: date, command, machine, figures.\n\n${section}\n\n${previous.replace(/^Newest first[^\n]*\n+/, "")}`,
-);
+prependResults(sections.map((s) => s.title.toLowerCase()).join(", "), command, sections);
