@@ -98,9 +98,17 @@ function attemptsHeader(records: AttemptRecord[]): string {
 }
 
 function withAttempts(response: Response, records: AttemptRecord[]): Response {
-  const headers = new Headers(response.headers);
-  headers.set("x-bedrock-claude-attempts", attemptsHeader(records));
-  return new Response(response.body, { status: response.status, headers });
+  const value = attemptsHeader(records);
+  // The transport's own responses have mutable headers: set it in place rather than make a new
+  // Response around the body (a new web stream per call, measured on the hot path).
+  try {
+    response.headers.set("x-bedrock-claude-attempts", value);
+    return response;
+  } catch {
+    const headers = new Headers(response.headers);
+    headers.set("x-bedrock-claude-attempts", value);
+    return new Response(response.body, { status: response.status, headers });
+  }
 }
 
 /**

@@ -25,7 +25,13 @@ import { type AdaptContext, CompatError, CompatPolicy, shippedCompatRules } from
 import { type AttemptRecord, healthOf, limitersFor, type ResilienceState, runAttempts } from "./resilient.js";
 import { adaptBedrockError, errorMessageOf, errorResponse, jsonResponse } from "./responses.js";
 import type { Target } from "./target.js";
-import { createUpstreamFetch, dispatcherFor, type UpstreamFetch } from "./upstream.js";
+import {
+  createUpstreamFetch,
+  dispatcherFor,
+  type UpstreamFetch,
+  wholeBodyOf,
+  wholeResponse,
+} from "./upstream.js";
 
 /** What InvokeModel wants in `anthropic_version` unless the caller set one. */
 export const BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31";
@@ -130,6 +136,8 @@ function passSuccess(upstream: Response, contentType: string, extra: Record<stri
   const headers: Record<string, string> = { ...keptHeaders(upstream), "content-type": contentType, ...extra };
   const requestId = requestIdOf(upstream);
   if (requestId) headers["request-id"] = requestId;
+  const whole = wholeBodyOf(upstream);
+  if (whole) return wholeResponse(whole, { status: upstream.status, headers });
   return new Response(upstream.body, { status: upstream.status, headers });
 }
 

@@ -8,11 +8,14 @@ import type { ModelCatalog, ModelEntry } from "../models/catalog.js";
 import { findModel } from "../models/resolve.js";
 import type { AttemptRecord } from "../transport/resilient.js";
 import type { Target } from "../transport/target.js";
+import { wholeBodyOf } from "../transport/upstream.js";
 import type { LedgerAttempt, LedgerRequest, LedgerStore } from "./ledger.js";
 import { observeBody } from "./observed-body.js";
 import { costOf, endpointKind, type Price, type PriceBook } from "./prices.js";
 import { SseScanner, type StreamEnd, sseTap } from "./sse-tap.js";
 import { NO_USAGE, StreamUsage, type Usage, usageFrom, usageFromHeaders } from "./usage.js";
+
+const decoder = new TextDecoder();
 
 export interface RecorderOptions {
   /** Where records go; without one (ledger off) they are still built, for budgets. */
@@ -240,7 +243,10 @@ export class UsageRecorder {
     if (response.body && (response.headers.get("content-type") ?? "").includes("text/event-stream")) {
       return this.finishStream(ctx, response, firstByteMs);
     }
-    const text = await response.text();
+    // A whole answer the transport kept the bytes of is read without consuming it: the caller gets
+    // the same Response. Any other is read here and handed on as a new one.
+    const whole = wholeBodyOf(response);
+    const text = whole ? decoder.decode(whole) : await response.text();
     let usage = usageFromHeaders(response.headers);
     let stopReason: string | null = null;
     try {
@@ -260,7 +266,7 @@ export class UsageRecorder {
       }),
       ctx,
     );
-    return new Response(text, { status: response.status, headers: response.headers });
+    return whole ? response : new Response(text, { status: response.status, headers: response.headers });
   }
 
   /**
