@@ -188,6 +188,34 @@ describe("virtual keys", () => {
     expect(spent).toBeLessThanOrEqual(limitUsd);
   });
 
+  it("a request's tag header is recorded with the key's name; /metrics needs the admin key once keys exist", async () => {
+    const created = harness.gateway.keys.create({ name: "tagged" });
+    const answer = await ask(client(created.token, { "x-bedrock-claude-tag": "checkout" })).withResponse();
+    const id = answer.response.headers.get("request-id");
+    const record = harness
+      .ledger()
+      .requests({ since: 0 })
+      .find((r) => r.id === id);
+    expect(record).toMatchObject({ key: "tagged", tag: "checkout" });
+    // A client cannot claim another key's name through the gateway's internal header.
+    const spoofed = await ask(
+      client(created.token, { "x-bedrock-claude-key": "someone-else" }),
+    ).withResponse();
+    const spoofedId = spoofed.response.headers.get("request-id");
+    expect(
+      harness
+        .ledger()
+        .requests({ since: 0 })
+        .find((r) => r.id === spoofedId)?.key,
+    ).toBe("tagged");
+    const anonymous = await fetch(`${harness.gateway.url}/metrics`);
+    expect(anonymous.status).toBe(401);
+    const notAdmin = await fetch(`${harness.gateway.url}/metrics`, {
+      headers: { "x-api-key": created.token },
+    });
+    expect(notAdmin.status).toBe(403);
+  });
+
   it("a non-admin key cannot use the admin API; an admin key can, and never sees secrets", async () => {
     const user = harness.gateway.keys.create({ name: "not-admin" });
     const admin = harness.gateway.keys.create({ name: "ops", admin: true });
