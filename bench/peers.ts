@@ -175,62 +175,52 @@ export async function benchPeers(
           ]),
       anthropicDirect(mode, c),
     ];
-    const gateway = (name: string, child: BenchChild): Peer => ({
+    /** A server taking the same Anthropic `/v1/messages` requests, compared with the direct call it makes. */
+    const peer = (
+      name: string,
+      child: BenchChild,
+      baselines: [json: string, sse: string],
+      headers: Record<string, string>,
+      model: string,
+    ): Peer => ({
       name,
-      baseline: "InvokeModel",
-      sseBaseline: "InvokeModelWithResponseStream",
+      baseline: baselines[0],
+      sseBaseline: baselines[1],
       child,
       target: (mode, c) => {
         const out = {
           path: "/v1/messages",
-          headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
-          body: anthropicBody(ANTHROPIC_MODEL, PROMPT, MAX_TOKENS, mode === "sse"),
+          headers,
+          body: anthropicBody(model, PROMPT, MAX_TOKENS, mode === "sse"),
         };
         return track({ label: name, pool: keepAlivePool(child.url, c), server: child, make: () => out });
       },
     });
+    const anthropicHeaders = { "content-type": "application/json", "anthropic-version": "2023-06-01" };
     const peers: Peer[] = [
-      gateway("bedrock-claude gateway", ours),
-      {
-        name: "Portkey 1.15.2",
-        baseline: "Converse",
-        sseBaseline: "ConverseStream",
-        child: portkey,
-        target: (mode, c) => {
-          const out = {
-            path: "/v1/messages",
-            headers: portkeyHeaders(emulator.url),
-            body: anthropicBody(BEDROCK_MODEL, PROMPT, MAX_TOKENS, mode === "sse"),
-          };
-          return track({
-            label: "Portkey 1.15.2",
-            pool: keepAlivePool(portkey.url, c),
-            server: portkey,
-            make: () => out,
-          });
-        },
-      },
+      peer(
+        "bedrock-claude gateway",
+        ours,
+        ["InvokeModel", "InvokeModelWithResponseStream"],
+        anthropicHeaders,
+        ANTHROPIC_MODEL,
+      ),
+      peer(
+        "Portkey 1.15.2",
+        portkey,
+        ["Converse", "ConverseStream"],
+        portkeyHeaders(emulator.url),
+        BEDROCK_MODEL,
+      ),
       // Not a peer: the floor. A bare Node proxy (no auth, parsing, signing or ledger) in front of
       // the emulator's Anthropic API; no Node gateway on this machine can use less.
-      {
-        name: "floor: bare Node proxy",
-        baseline: "Anthropic API",
-        sseBaseline: "Anthropic API stream",
-        child: floor,
-        target: (mode, c) => {
-          const out = {
-            path: "/v1/messages",
-            headers: { "content-type": "application/json" },
-            body: anthropicBody(ANTHROPIC_MODEL, PROMPT, MAX_TOKENS, mode === "sse"),
-          };
-          return track({
-            label: "floor: bare Node proxy",
-            pool: keepAlivePool(floor.url, c),
-            server: floor,
-            make: () => out,
-          });
-        },
-      },
+      peer(
+        "floor: bare Node proxy",
+        floor,
+        ["Anthropic API", "Anthropic API stream"],
+        { "content-type": "application/json" },
+        ANTHROPIC_MODEL,
+      ),
     ];
     await checkSameWork(emulator, peers.slice(0, 2), directs("json", 1).slice(0, 2));
 
