@@ -13,6 +13,7 @@ import { timeOrderedId, UsageRecorder } from "../src/usage/recorder.js";
 import { requestRowParams, SqliteLedger } from "../src/usage/sqlite-ledger.js";
 import type { Row } from "./emulator.js";
 import { spawnEmulator } from "./emulator-process.js";
+import { perCall } from "./resilience.js";
 
 const DAY_MS = 86_400_000;
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
@@ -277,19 +278,6 @@ async function drain(response: Response): Promise<void> {
   while (!(await reader.read()).done) {
     // read to the end
   }
-}
-
-async function perCall(
-  iterations: number,
-  fn: () => Promise<unknown>,
-): Promise<{ us: number; cpuUs: number }> {
-  for (let i = 0; i < 2_000; i++) await fn();
-  const cpu = process.cpuUsage();
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) await fn();
-  const us = Number(process.hrtime.bigint() - started) / 1_000 / iterations;
-  const used = process.cpuUsage(cpu);
-  return { us, cpuUs: (used.user + used.system) / iterations };
 }
 
 /** Added wall and CPU time per request: medians of the rounds, and the best round's wall time. */

@@ -25,7 +25,8 @@ async function answer(): Promise<Response> {
   return new Response(BODY, { status: 200, headers: { "content-type": "application/json" } });
 }
 
-async function perCall(
+/** Wall and CPU time per call of `fn`, in µs, over `iterations` calls after 2,000 to warm up. */
+export async function perCall(
   iterations: number,
   fn: () => Promise<unknown>,
 ): Promise<{ us: number; cpuUs: number }> {
@@ -33,9 +34,9 @@ async function perCall(
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) await fn();
-  const wall = Number(process.hrtime.bigint() - started) / 1000 / iterations;
+  const us = Number(process.hrtime.bigint() - started) / 1_000 / iterations;
   const used = process.cpuUsage(cpu);
-  return { us: wall, cpuUs: (used.user + used.system) / iterations };
+  return { us, cpuUs: (used.user + used.system) / iterations };
 }
 
 export async function benchResilience(): Promise<Row[]> {

@@ -23,6 +23,7 @@ import type { TargetOptions } from "../src/transport/target.js";
 import type { LedgerAttempt, LedgerRequest, LedgerStore } from "../src/usage/ledger.js";
 import { openLedger } from "../src/usage/open-ledger.js";
 import { LEDGER_SCHEMA_VERSION, SqliteLedger } from "../src/usage/sqlite-ledger.js";
+import { seededRandom } from "../src/util/random.js";
 import { useEmulator } from "./helpers.js";
 
 const emulator = useEmulator({ seed: 5, config: { requestLogSize: 100_000 } });
@@ -77,18 +78,6 @@ function client(
     warn: (message) => warnings.push(message),
     ...extra,
   });
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so the mix of requests repeats. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -305,7 +294,7 @@ describe(`mixed run: ${REQUESTS} requests, the ledger against the emulator's bil
       client(file, [bedrock("eu-west-1")], warnings, { resilience, tag: "eu" }),
     ];
     const systems = ["A", "B", "C"].map((label) => longText(`mixed ${label}`));
-    const draw = random(2_000);
+    const draw = seededRandom(2_000);
 
     const started = performance.now();
     await pool(REQUESTS, CONCURRENCY, async (i) => {
@@ -876,6 +865,16 @@ describe("a process killed with SIGKILL under load", () => {
 
 // --- (d) schema versions ------------------------------------------------------------------------
 
+/** The tokens and cost of an `entry`, the request's and its one attempt's. */
+const ENTRY_USAGE = {
+  inputTokens: 100,
+  outputTokens: 20,
+  cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
+  cacheReadTokens: 0,
+  costUsd: 0.00066,
+};
+
 function entry(id: string, time = Date.now()): LedgerRequest {
   return {
     id,
@@ -894,12 +893,7 @@ function entry(id: string, time = Date.now()): LedgerRequest {
     errorName: null,
     stopReason: "end_turn",
     partial: false,
-    inputTokens: 100,
-    outputTokens: 20,
-    cacheWriteTokens: 0,
-    cacheWrite1hTokens: 0,
-    cacheReadTokens: 0,
-    costUsd: 0.00066,
+    ...ENTRY_USAGE,
     firstByteMs: 5,
     totalMs: 9,
     failover: false,
@@ -913,12 +907,7 @@ function entry(id: string, time = Date.now()): LedgerRequest {
         errorName: null,
         verdict: "success",
         latencyMs: 5,
-        inputTokens: 100,
-        outputTokens: 20,
-        cacheWriteTokens: 0,
-        cacheWrite1hTokens: 0,
-        cacheReadTokens: 0,
-        costUsd: 0.00066,
+        ...ENTRY_USAGE,
       },
     ],
   };

@@ -7,7 +7,7 @@
  * The end is reported before the reader sees it: a record written from `onEnd("complete")` is
  * durable before the caller reads the end of the stream.
  */
-import type { StreamEnd } from "./sse-tap.js";
+import { passThrough, type StreamEnd } from "./sse-tap.js";
 import type { StreamUsage } from "./usage.js";
 
 export interface BodyObserver {
@@ -63,38 +63,7 @@ export function observableBody(
     slot.ended = how;
     slot.observer?.onEnd(how);
   };
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (first.done) {
-        end("complete");
-        controller.close();
-      } else if (first.value) {
-        passed(first.value);
-        controller.enqueue(first.value);
-      }
-    },
-    pull(controller) {
-      return reader.read().then(
-        (result) => {
-          if (result.done) {
-            end("complete");
-            controller.close();
-          } else {
-            passed(result.value);
-            controller.enqueue(result.value);
-          }
-        },
-        (error: unknown) => {
-          end("failed");
-          controller.error(error);
-        },
-      );
-    },
-    cancel(reason) {
-      end("cancelled");
-      return reader.cancel(reason);
-    },
-  });
+  const body = passThrough(reader, passed, end, first);
   slots.set(body, slot);
   return body;
 }

@@ -97,7 +97,9 @@ export class UsageRecorder {
     return headers.get(TAG_HEADER) ?? this.options.tag ?? null;
   }
 
-  private write(entry: LedgerRequest, ctx: RequestContext): void {
+  /** Builds the request's record and writes it. */
+  private write(ctx: RequestContext, response: Response | undefined, outcome: Outcome): void {
+    const entry = this.build(ctx, response, outcome);
     ctx.onRecorded?.(entry);
     try {
       this.options.store?.record(entry);
@@ -211,16 +213,13 @@ export class UsageRecorder {
   /** A request that failed without any answer (network failure on every target, or aborted). */
   failedWithoutAnswer(ctx: RequestContext, error: unknown): void {
     const code = (error as { code?: string; name?: string })?.code ?? (error as Error)?.name ?? "Error";
-    this.write(
-      this.build(ctx, undefined, {
-        usage: NO_USAGE,
-        errorName: String(code),
-        stopReason: null,
-        partial: false,
-        firstByteMs: null,
-      }),
-      ctx,
-    );
+    this.write(ctx, undefined, {
+      usage: NO_USAGE,
+      errorName: String(code),
+      stopReason: null,
+      partial: false,
+      firstByteMs: null,
+    });
   }
 
   /** Records the request once its usage is known; returns the response to hand to the caller. */
@@ -228,16 +227,13 @@ export class UsageRecorder {
     const firstByteMs = Date.now() - ctx.startedAt;
     if (!response.ok) {
       const errorName = response.headers.get("x-amzn-errortype") ?? `http_${response.status}`;
-      this.write(
-        this.build(ctx, response, {
-          usage: NO_USAGE,
-          errorName,
-          stopReason: null,
-          partial: false,
-          firstByteMs,
-        }),
-        ctx,
-      );
+      this.write(ctx, response, {
+        usage: NO_USAGE,
+        errorName,
+        stopReason: null,
+        partial: false,
+        firstByteMs,
+      });
       return response;
     }
     if (response.body && (response.headers.get("content-type") ?? "").includes("text/event-stream")) {
@@ -256,16 +252,13 @@ export class UsageRecorder {
     } catch {
       // not a Message: no usage to take
     }
-    this.write(
-      this.build(ctx, response, {
-        usage: usage ?? NO_USAGE,
-        errorName: null,
-        stopReason,
-        partial: false,
-        firstByteMs,
-      }),
-      ctx,
-    );
+    this.write(ctx, response, {
+      usage: usage ?? NO_USAGE,
+      errorName: null,
+      stopReason,
+      partial: false,
+      firstByteMs,
+    });
     return whole ? response : new Response(text, { status: response.status, headers: response.headers });
   }
 
@@ -276,18 +269,15 @@ export class UsageRecorder {
    */
   private finishStream(ctx: RequestContext, response: Response, firstByteMs: number): Response {
     const record = (stream: StreamUsage, how: StreamEnd) => {
-      this.write(
-        this.build(ctx, response, {
-          usage: stream.billed(),
-          errorName:
-            stream.errorName ??
-            (how === "cancelled" ? "client_closed" : how === "failed" ? "stream_failed" : null),
-          stopReason: stream.stopReason,
-          partial: how !== "complete" || !stream.finished,
-          firstByteMs,
-        }),
-        ctx,
-      );
+      this.write(ctx, response, {
+        usage: stream.billed(),
+        errorName:
+          stream.errorName ??
+          (how === "cancelled" ? "client_closed" : how === "failed" ? "stream_failed" : null),
+        stopReason: stream.stopReason,
+        partial: how !== "complete" || !stream.finished,
+        firstByteMs,
+      });
     };
     const watched = observeBody(response.body, (reported) => {
       if (reported) return { onEnd: (how) => record(reported, how) };

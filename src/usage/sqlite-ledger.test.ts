@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../util/random.js";
 import type { GroupKey, LedgerRequest } from "./ledger.js";
-import { MIGRATIONS, SqliteLedger } from "./sqlite-ledger.js";
+import { MIGRATIONS, rowValues, SqliteLedger } from "./sqlite-ledger.js";
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 10, 20);
@@ -131,34 +131,10 @@ describe("SqliteLedger reports", () => {
     const attempt = v3.prepare(`INSERT INTO attempts VALUES (${new Array(16).fill("?").join(", ")})`);
     v3.transaction(() => {
       for (const [i, r] of all.entries()) {
-        insert.run(
-          r.id,
-          r.time,
-          r.stream ? 1 : 0,
-          r.provider,
-          r.region,
-          r.target,
-          r.modelRequested,
-          r.modelResolved,
-          r.anthropicName,
-          r.upstreamRequestId,
-          r.key,
-          r.tag,
-          r.status,
-          r.errorName,
-          r.stopReason,
-          0,
-          r.inputTokens,
-          r.outputTokens,
-          r.cacheWriteTokens,
-          r.cacheWrite1hTokens,
-          r.cacheReadTokens,
-          r.costUsd,
-          r.firstByteMs,
-          r.totalMs,
-          i % 3 === 0 ? 2 : 1,
-          r.failover ? 1 : 0,
-        );
+        // The row as version 3 held it: no attempt list, the attempt count of the attempts below.
+        const row = rowValues(r).slice(0, 26);
+        row[24] = i % 3 === 0 ? 2 : 1;
+        insert.run(row);
         // Inserted out of order: the migration must keep them by seq.
         if (i % 3 === 0) {
           attempt.run(
@@ -269,11 +245,11 @@ describe("SqliteLedger reports", () => {
     // A process killed with records in its journal: one already in SQLite (killed between the
     // commit and the truncation), one line cut by the kill.
     const dead = spawnSync(process.execPath, ["-e", ""]).pid;
-    const lines = all.slice(10).map((r) => JSON.stringify(journalRow(r)));
+    const lines = all.slice(10).map((r) => JSON.stringify(rowValues(r)));
     const orphan = `${file}.journal-${os.hostname().replace(/[^\w.]/g, "_")}-${dead}-abc123.jsonl`;
     writeFileSync(
       orphan,
-      `${JSON.stringify(journalRow(all[0]!))}\n${lines.join("\n")}\n${lines[0]!.slice(0, 40)}`,
+      `${JSON.stringify(rowValues(all[0]!))}\n${lines.join("\n")}\n${lines[0]!.slice(0, 40)}`,
     );
     writer.close();
     expect(journals()).toEqual([orphan].map((f) => path.basename(f)));
@@ -290,36 +266,3 @@ describe("SqliteLedger reports", () => {
     raw.close();
   });
 });
-
-/** A record as a journal line holds it (the row's column values, attempts as arrays). */
-function journalRow(r: LedgerRequest): unknown[] {
-  return [
-    r.id,
-    r.time,
-    r.stream ? 1 : 0,
-    r.provider,
-    r.region,
-    r.target,
-    r.modelRequested,
-    r.modelResolved,
-    r.anthropicName,
-    r.upstreamRequestId,
-    r.key,
-    r.tag,
-    r.status,
-    r.errorName,
-    r.stopReason,
-    r.partial ? 1 : 0,
-    r.inputTokens,
-    r.outputTokens,
-    r.cacheWriteTokens,
-    r.cacheWrite1hTokens,
-    r.cacheReadTokens,
-    r.costUsd,
-    r.firstByteMs,
-    r.totalMs,
-    r.attempts.length,
-    r.failover ? 1 : 0,
-    [],
-  ];
-}

@@ -55,11 +55,11 @@ const ROLLUP_UPSERT = `INSERT INTO usage_hourly VALUES (
        retries = retries + excluded.retries,
        failovers = failovers + excluded.failovers;`;
 
-/** Numbered migrations: index + 1 is the schema version. Append, never edit. */
-export const MIGRATIONS: string[] = [
-  `CREATE TABLE requests (
-     id TEXT PRIMARY KEY,
-     time INTEGER NOT NULL,
+/**
+ * The columns of `requests` after its id, as migrations 1 and 4 create them. Part of those
+ * migrations' text: never edit (a schema change is a new migration).
+ */
+const REQUEST_COLUMNS = `time INTEGER NOT NULL,
      stream INTEGER NOT NULL,
      provider TEXT NOT NULL,
      region TEXT NOT NULL,
@@ -83,12 +83,10 @@ export const MIGRATIONS: string[] = [
      first_byte_ms INTEGER,
      total_ms INTEGER NOT NULL,
      attempts INTEGER NOT NULL,
-     failover INTEGER NOT NULL
-   );
-   CREATE INDEX requests_time ON requests (time);
-   CREATE TABLE attempts (
-     request_id TEXT NOT NULL REFERENCES requests (id),
-     attempt INTEGER NOT NULL,
+     failover INTEGER NOT NULL`;
+
+/** The columns of `attempts` after its request id (and seq), as migrations 1 and 2 create them: never edit. */
+const ATTEMPT_COLUMNS = `attempt INTEGER NOT NULL,
      target TEXT NOT NULL,
      provider TEXT NOT NULL,
      region TEXT NOT NULL,
@@ -101,7 +99,18 @@ export const MIGRATIONS: string[] = [
      cache_write_tokens INTEGER NOT NULL,
      cache_write_1h_tokens INTEGER NOT NULL,
      cache_read_tokens INTEGER NOT NULL,
-     cost_usd REAL,
+     cost_usd REAL,`;
+
+/** Numbered migrations: index + 1 is the schema version. Append, never edit. */
+export const MIGRATIONS: string[] = [
+  `CREATE TABLE requests (
+     id TEXT PRIMARY KEY,
+     ${REQUEST_COLUMNS}
+   );
+   CREATE INDEX requests_time ON requests (time);
+   CREATE TABLE attempts (
+     request_id TEXT NOT NULL REFERENCES requests (id),
+     ${ATTEMPT_COLUMNS}
      PRIMARY KEY (request_id, attempt)
    );`,
   // 2: attempts keyed by their position: a target skipped by an open breaker is listed without
@@ -109,20 +118,7 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE attempts_v2 (
      request_id TEXT NOT NULL REFERENCES requests (id),
      seq INTEGER NOT NULL,
-     attempt INTEGER NOT NULL,
-     target TEXT NOT NULL,
-     provider TEXT NOT NULL,
-     region TEXT NOT NULL,
-     status INTEGER,
-     error_name TEXT,
-     verdict TEXT NOT NULL,
-     latency_ms INTEGER NOT NULL,
-     input_tokens INTEGER NOT NULL,
-     output_tokens INTEGER NOT NULL,
-     cache_write_tokens INTEGER NOT NULL,
-     cache_write_1h_tokens INTEGER NOT NULL,
-     cache_read_tokens INTEGER NOT NULL,
-     cost_usd REAL,
+     ${ATTEMPT_COLUMNS}
      PRIMARY KEY (request_id, seq)
    );
    INSERT INTO attempts_v2
@@ -165,31 +161,7 @@ export const MIGRATIONS: string[] = [
   // -> under 20 us a record. Existing attempts move into the JSON, in order.
   `CREATE TABLE requests_v4 (
      id TEXT NOT NULL,
-     time INTEGER NOT NULL,
-     stream INTEGER NOT NULL,
-     provider TEXT NOT NULL,
-     region TEXT NOT NULL,
-     target TEXT NOT NULL,
-     model_requested TEXT NOT NULL,
-     model_resolved TEXT,
-     anthropic_name TEXT,
-     upstream_request_id TEXT,
-     key TEXT,
-     tag TEXT,
-     status INTEGER NOT NULL,
-     error_name TEXT,
-     stop_reason TEXT,
-     partial INTEGER NOT NULL,
-     input_tokens INTEGER NOT NULL,
-     output_tokens INTEGER NOT NULL,
-     cache_write_tokens INTEGER NOT NULL,
-     cache_write_1h_tokens INTEGER NOT NULL,
-     cache_read_tokens INTEGER NOT NULL,
-     cost_usd REAL,
-     first_byte_ms INTEGER,
-     total_ms INTEGER NOT NULL,
-     attempts INTEGER NOT NULL,
-     failover INTEGER NOT NULL,
+     ${REQUEST_COLUMNS},
      attempt_list TEXT NOT NULL,
      PRIMARY KEY (time, id)
    ) WITHOUT ROWID;
@@ -324,9 +296,9 @@ export function requestRowParams(e: LedgerRequest): unknown[] {
   return toSql(rowValues(e));
 }
 
-/** A journal row as SQL parameters: the attempts as their JSON text (in place: done once). */
-function toSql(row: unknown[]): unknown[] {
-  if (typeof row[26] !== "string") row[26] = JSON.stringify(row[26]);
+/** A journal row as SQL parameters: the attempts as their JSON text (in place). */
+function toSql(row: RowValues): unknown[] {
+  row[26] = JSON.stringify(row[26]);
   return row;
 }
 
@@ -350,7 +322,7 @@ export interface SqliteLedgerOptions {
 /** The 27 column values of a request row, the attempts still as an array (the journal's line). */
 type RowValues = unknown[];
 
-function rowValues(e: LedgerRequest): RowValues {
+export function rowValues(e: LedgerRequest): RowValues {
   return [
     e.id,
     e.time,
@@ -462,8 +434,9 @@ export class SqliteLedger implements LedgerStore {
         );
       }
     };
-    check(version());
-    if (version() === MIGRATIONS.length) return;
+    const found = version();
+    check(found);
+    if (found === MIGRATIONS.length) return;
     // IMMEDIATE: two processes opening an old ledger at once migrate it once, one after the other.
     this.db
       .transaction(() => {

@@ -106,22 +106,42 @@ export function sseTap(
   const end = (how: StreamEnd) => {
     if (ended) return;
     ended = true;
+    if (how === "complete") scanner.end();
     callbacks.onEnd(how);
   };
+  return passThrough(reader, (chunk) => scanner.push(chunk), end);
+}
+
+/**
+ * A stream that hands on `first` (already read, when given) and then the rest of `reader`, `passed`
+ * seeing each chunk first, and `end` told how it ended (before the reader sees the end).
+ */
+export function passThrough(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  passed: (chunk: Uint8Array) => void,
+  end: (how: StreamEnd) => void,
+  first?: ReadableStreamReadResult<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  const handOn = (
+    result: ReadableStreamReadResult<Uint8Array>,
+    controller: ReadableStreamDefaultController<Uint8Array>,
+  ) => {
+    if (result.done) {
+      end("complete");
+      controller.close();
+    } else {
+      passed(result.value);
+      controller.enqueue(result.value);
+    }
+  };
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (first) handOn(first, controller);
+    },
     // A promise chain rather than an async function: one promise fewer per chunk.
     pull(controller) {
       return reader.read().then(
-        (result) => {
-          if (result.done) {
-            scanner.end();
-            end("complete");
-            controller.close();
-            return;
-          }
-          scanner.push(result.value);
-          controller.enqueue(result.value);
-        },
+        (result) => handOn(result, controller),
         (error: unknown) => {
           end("failed");
           controller.error(error);
