@@ -32,6 +32,16 @@ export interface BudgetRequest {
   maxTokens: number;
 }
 
+/** A budget's state in its current period. */
+export interface BudgetStatus {
+  label: string;
+  mode: string;
+  limitUsd: number;
+  spentUsd: number;
+  reservedUsd: number;
+  periodStart: string;
+}
+
 export class BudgetExceededError extends Error {
   override readonly name = "BudgetExceededError";
 }
@@ -199,14 +209,7 @@ export class BudgetTracker {
   }
 
   /** Each budget's state now, for reports and the gateway. */
-  status(): {
-    label: string;
-    mode: string;
-    limitUsd: number;
-    spentUsd: number;
-    reservedUsd: number;
-    periodStart: string;
-  }[] {
+  status(): BudgetStatus[] {
     return this.states.map((s) => {
       this.roll(s);
       return {

@@ -84,6 +84,24 @@ export interface UsageRow {
   failovers: number;
 }
 
+/** The totals of a window with no requests. */
+export function emptyUsageRow(): UsageRow {
+  return {
+    group: {},
+    requests: 0,
+    errors: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheWriteTokens: 0,
+    cacheReadTokens: 0,
+    costUsd: 0,
+    unpricedRequests: 0,
+    maxTokensStops: 0,
+    retries: 0,
+    failovers: 0,
+  };
+}
+
 export interface LedgerStore {
   /** Writes a request and its attempts durably before returning. */
   record(entry: LedgerRequest): void;

@@ -3,7 +3,8 @@
  * hourly rollup, so their cost does not grow with the number of requests), percentiles and throttle
  * rates from a bounded sample (see sample.ts), breakers and budgets from the running gateway.
  */
-import type { GroupKey, LedgerStore, UsageRow } from "../../usage/ledger.js";
+import type { BudgetStatus } from "../../usage/budgets.js";
+import { emptyUsageRow, type GroupKey, type LedgerStore, type UsageRow } from "../../usage/ledger.js";
 import type { AdminDeps } from "../admin.js";
 import { HOUR_MS, type HourCount, percentile, sampleRequests } from "./sample.js";
 
@@ -65,16 +66,8 @@ export interface DashboardData {
     share: number | null;
   }[];
   breakers: { target: string; state: string }[];
-  budgets: {
-    label: string;
-    mode: string;
-    limitUsd: number;
-    spentUsd: number;
-    reservedUsd: number;
-    periodStart: string;
-    /** (spent + reserved) / limit. */
-    burn: number;
-  }[];
+  /** With burn: (spent + reserved) / limit. */
+  budgets: (BudgetStatus & { burn: number })[];
 }
 
 const tokensOf = (r: Omit<UsageRow, "group">) =>
@@ -83,22 +76,6 @@ const tokensOf = (r: Omit<UsageRow, "group">) =>
 /** A report group's hour or day label (UTC, as the ledger writes it) as ms. */
 function bucketStart(label: string, bucket: "hour" | "day"): number {
   return Date.parse(bucket === "hour" ? `${label}:00Z` : `${label}T00:00:00Z`);
-}
-
-function emptyTotals(): Omit<UsageRow, "group"> {
-  return {
-    requests: 0,
-    errors: 0,
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheWriteTokens: 0,
-    cacheReadTokens: 0,
-    costUsd: 0,
-    unpricedRequests: 0,
-    maxTokensStops: 0,
-    retries: 0,
-    failovers: 0,
-  };
 }
 
 /** Named series over the buckets: the biggest MAX_SERIES - 1 by total, the rest as "other". */
@@ -154,7 +131,7 @@ export function dashboardData(
   const ledger: LedgerStore | undefined = deps.ledger;
   const report = (by: GroupKey[]) => ledger?.report({ since, until, by }) ?? [];
 
-  const total = ledger ? (report([])[0] ?? { group: {}, ...emptyTotals() }) : { group: {}, ...emptyTotals() };
+  const total = report([])[0] ?? emptyUsageRow();
   const { group: _group, ...totals } = total;
 
   const spend = {} as Record<Dimension, Series[]>;
