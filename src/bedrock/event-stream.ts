@@ -16,6 +16,18 @@ function stringHeaders(entries: Record<string, string>): MessageHeaders {
   return headers;
 }
 
+/** One frame with a JSON payload. */
+function encodeJson(headers: MessageHeaders, payload: unknown): Uint8Array {
+  return codec.encode({ headers, body: fromUtf8(JSON.stringify(payload)) });
+}
+
+/** The same for every chunk: made once (the codec only reads them). */
+const CHUNK_HEADERS = stringHeaders({
+  ":event-type": "chunk",
+  ":content-type": "application/json",
+  ":message-type": "event",
+});
+
 /**
  * A `chunk` event as InvokeModelWithResponseStream sends it: the payload is
  * `{"bytes": base64(one Anthropic stream event JSON)}`, optionally with Bedrock's padding key `p`
@@ -27,14 +39,7 @@ export function encodeChunkEvent(anthropicEventJson: string, padding?: string): 
     bytes: Buffer.from(anthropicEventJson, "utf8").toString("base64"),
   };
   if (padding) payload.p = padding;
-  return codec.encode({
-    headers: stringHeaders({
-      ":event-type": "chunk",
-      ":content-type": "application/json",
-      ":message-type": "event",
-    }),
-    body: fromUtf8(JSON.stringify(payload)),
-  });
+  return encodeJson(CHUNK_HEADERS, payload);
 }
 
 /**
@@ -43,14 +48,14 @@ export function encodeChunkEvent(anthropicEventJson: string, padding?: string): 
  * base64-wrapped, and `:event-type` names the union member. Bedrock pads these too (`p`).
  */
 export function encodeEvent(eventType: string, payload: Record<string, unknown>): Uint8Array {
-  return codec.encode({
-    headers: stringHeaders({
+  return encodeJson(
+    stringHeaders({
       ":event-type": eventType,
       ":content-type": "application/json",
       ":message-type": "event",
     }),
-    body: fromUtf8(JSON.stringify(payload)),
-  });
+    payload,
+  );
 }
 
 /**
@@ -59,14 +64,14 @@ export function encodeEvent(eventType: string, payload: Record<string, unknown>)
  */
 export function encodeExceptionEvent(exceptionName: string, body: Record<string, unknown>): Uint8Array {
   const member = exceptionName.charAt(0).toLowerCase() + exceptionName.slice(1);
-  return codec.encode({
-    headers: stringHeaders({
+  return encodeJson(
+    stringHeaders({
       ":exception-type": member,
       ":content-type": "application/json",
       ":message-type": "exception",
     }),
-    body: fromUtf8(JSON.stringify(body)),
-  });
+    body,
+  );
 }
 
 /** Decodes one complete frame (tests and tools; streaming decode lives with the transport). */

@@ -234,6 +234,20 @@ function callFrom(
   };
 }
 
+/**
+ * A bedrock-runtime request read and authenticated, with its region, identity and model noted
+ * on the attempt (so that a refusal after this point is journaled with them).
+ */
+async function runtimeCaller(c: EmulatorContext, state: EmulatorState, attempt: Attempt) {
+  const req = await readIncoming(c, state.rules.invokeModelBodyLimitBytes);
+  const principal = await authenticate(req, state, { services: ["bedrock"] });
+  attempt.region = principal.region;
+  attempt.identity = principal.identity.name;
+  const modelId = modelParam(c);
+  attempt.model = modelId;
+  return { req, principal, modelId };
+}
+
 /** `POST /model/{modelId}/invoke` and `/invoke-with-response-stream`. */
 export async function invokeModel(
   c: EmulatorContext,
@@ -243,12 +257,8 @@ export async function invokeModel(
   const operation = stream ? "InvokeModelWithResponseStream" : "InvokeModel";
   const attempt = begin(state, "bedrock-runtime", operation);
   try {
-    const req = await readIncoming(c, state.rules.invokeModelBodyLimitBytes);
-    const principal = await authenticate(req, state, { services: ["bedrock"] });
-    attempt.region = principal.region;
-    attempt.identity = principal.identity.name;
-    attempt.model = modelParam(c);
-    const model = resolveModel(state, principal, attempt.model, { action: `bedrock:${operation}` });
+    const { req, principal, modelId } = await runtimeCaller(c, state, attempt);
+    const model = resolveModel(state, principal, modelId, { action: `bedrock:${operation}` });
     const body = validate(state, parseJsonObject(req.body), model, "invoke", req.headers);
     return await answerMessages(
       state,
@@ -268,13 +278,9 @@ export async function converse(c: EmulatorContext, state: EmulatorState, stream:
   const operation = stream ? "ConverseStream" : "Converse";
   const attempt = begin(state, "bedrock-runtime", operation);
   try {
-    const req = await readIncoming(c, state.rules.invokeModelBodyLimitBytes);
-    const principal = await authenticate(req, state, { services: ["bedrock"] });
-    attempt.region = principal.region;
-    attempt.identity = principal.identity.name;
-    attempt.model = modelParam(c);
+    const { req, principal, modelId } = await runtimeCaller(c, state, attempt);
     const action = stream ? "bedrock:InvokeModelWithResponseStream" : "bedrock:InvokeModel";
-    const model = resolveModel(state, principal, attempt.model, { action });
+    const model = resolveModel(state, principal, modelId, { action });
     const rules = converseRules();
     const translated = translateConverseRequest(parseJsonObject(req.body), model, rules);
     let body: MessagesBody;
@@ -306,12 +312,8 @@ export async function converse(c: EmulatorContext, state: EmulatorState, stream:
 export async function countTokensBedrock(c: EmulatorContext, state: EmulatorState): Promise<Response> {
   const attempt = begin(state, "bedrock-runtime", "CountTokens");
   try {
-    const req = await readIncoming(c, state.rules.invokeModelBodyLimitBytes);
-    const principal = await authenticate(req, state, { services: ["bedrock"] });
-    attempt.region = principal.region;
-    attempt.identity = principal.identity.name;
-    attempt.model = modelParam(c);
-    const model = resolveModel(state, principal, attempt.model, {
+    const { req, principal, modelId } = await runtimeCaller(c, state, attempt);
+    const model = resolveModel(state, principal, modelId, {
       action: "bedrock:CountTokens",
       foundationOnly: true,
     });

@@ -10,7 +10,7 @@ import type { LedgerStore } from "../usage/ledger.js";
 import type { AdminHelpers, GatewayContext, GatewayEnv } from "./app.js";
 import { mountDashboard } from "./dashboard.js";
 import type { KeyBudgets } from "./key-budgets.js";
-import { KeyNameTakenError, type KeyStore, parseBudget } from "./keys.js";
+import { type KeyStore, parseBudget } from "./keys.js";
 
 export interface AdminDeps {
   keys: KeyStore;
@@ -66,8 +66,8 @@ export function mountAdmin(app: Hono<GatewayEnv>, helpers: AdminHelpers, deps: A
         const created = deps.keys.create({ ...input, budget: budget ?? null });
         return c.json(created, 201);
       } catch (error) {
-        const type = error instanceof KeyNameTakenError ? "invalid_request_error" : "invalid_request_error";
-        return helpers.anthropicError(type, (error as Error).message);
+        // A taken name, a bad budget or limit: the caller's to fix.
+        return helpers.anthropicError("invalid_request_error", (error as Error).message);
       }
     }),
   );

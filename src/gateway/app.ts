@@ -15,9 +15,9 @@ import type { ModelCatalog } from "../models/catalog.js";
 import { findModel } from "../models/resolve.js";
 import type { FetchLike } from "../transport/transport.js";
 import type { LedgerStore } from "../usage/ledger.js";
-import { KEY_HEADER, REQUEST_ID_HEADER, TAG_HEADER, timeOrderedId } from "../usage/recorder.js";
+import { KEY_HEADER, REQUEST_ID_HEADER, timeOrderedId } from "../usage/recorder.js";
 import { globToRegExp } from "../util/glob.js";
-import { ANONYMOUS, type AuthContext, authenticate, type Caller } from "./auth.js";
+import { type AuthContext, authenticate, type Caller } from "./auth.js";
 import {
   awsError,
   countTokensToMessagesBody,
@@ -67,7 +67,7 @@ export interface GatewayDeps {
   draining: () => boolean;
   /** Admin routes and the dashboard, mounted by the caller. */
   extend?: (app: Hono<GatewayEnv>, helpers: AdminHelpers) => void;
-  /** Called with each request's route and settle hook, so that the ledger record can finish it. */
+  /** Each model call's route and limit ticket, by request id, so that its ledger record can settle it. */
   pending: Map<string, PendingRequest>;
 }
 
@@ -184,23 +184,25 @@ function allowed(
 interface ModelCall {
   model: string;
   maxTokens: number;
-  tag: string | null;
 }
 
-/** What the gateway checks needs from the body (the transport reads it again, whole). */
-function modelCallOf(body: Uint8Array, headers: Record<string, string>): ModelCall | undefined {
+/** What the gateway's checks need from the body (the transport reads it again, whole). */
+function modelCallOf(body: string): ModelCall | undefined {
   try {
-    const json = JSON.parse(Buffer.from(body).toString("utf8")) as { model?: unknown; max_tokens?: unknown };
+    const json = JSON.parse(body) as { model?: unknown; max_tokens?: unknown };
     if (typeof json.model !== "string") return undefined;
-    return {
-      model: json.model,
-      maxTokens: typeof json.max_tokens === "number" ? json.max_tokens : 0,
-      tag: headers[TAG_HEADER] ?? null,
-    };
+    return { model: json.model, maxTokens: typeof json.max_tokens === "number" ? json.max_tokens : 0 };
   } catch {
     return undefined;
   }
 }
+
+/** The body as text, decoded in place (`Buffer.from(body)` would copy it first). */
+function utf8(body: Uint8Array): string {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+}
+
+type Built = { path: string; body: string | undefined; method: string };
 
 type Door = "anthropic" | "bedrock";
 
@@ -272,7 +274,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
     c: GatewayContext,
     route: string,
     door: Door,
-    build: (body: Uint8Array) => { path: string; body: string | undefined; method: string },
+    build: (body: Uint8Array) => Built,
     /** Makes the answer: always a new Response (its headers are set after), never the transport's own. */
     answer: (response: Response, requestId: string) => Promise<Response> | Response,
   ): Promise<Response> {
@@ -323,7 +325,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
         null,
       );
     }
-    let built: { path: string; body: string | undefined; method: string };
+    let built: Built;
     try {
       built = build(body);
     } catch (error) {
@@ -339,7 +341,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       );
     }
     const headers = forwardHeaders(signed.headers, caller, requestId);
-    const call = built.body !== undefined ? modelCallOf(Buffer.from(built.body), headers) : undefined;
+    const call = built.body !== undefined ? modelCallOf(built.body) : undefined;
     let ticket: KeyLimitTicket | undefined;
     if (call) {
       if (!allowed(caller.key, call.model, deps.catalog, deps.aliases)) {
@@ -426,11 +428,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   const passAnthropic = (response: Response, requestId: string) => anthropicAnswer(response, requestId, true);
   const anthropicBuild =
     (path: string) =>
-    (body: Uint8Array): { path: string; body: string | undefined; method: string } => ({
-      path,
-      body: Buffer.from(body).toString("utf8"),
-      method: "POST",
-    });
+    (body: Uint8Array): Built => ({ path, body: utf8(body), method: "POST" });
 
   app.post("/v1/messages", (c) =>
     modelRoute(c, "/v1/messages", "anthropic", anthropicBuild("/v1/messages"), passAnthropic),
@@ -487,7 +485,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       "bedrock",
       (body) => ({
         path: "/v1/messages",
-        body: invokeToMessagesBody(modelIdOf(c), Buffer.from(body).toString("utf8"), false),
+        body: invokeToMessagesBody(modelIdOf(c), utf8(body), false),
         method: "POST",
       }),
       (response, id) => (response.ok ? toInvokeAnswer(response, id) : toAwsError(response, id)),
@@ -500,7 +498,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       "bedrock",
       (body) => ({
         path: "/v1/messages",
-        body: invokeToMessagesBody(modelIdOf(c), Buffer.from(body).toString("utf8"), true),
+        body: invokeToMessagesBody(modelIdOf(c), utf8(body), true),
         method: "POST",
       }),
       (response, id) => {
@@ -523,7 +521,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       "bedrock",
       (body) => ({
         path: "/v1/messages/count_tokens",
-        body: countTokensToMessagesBody(modelIdOf(c), Buffer.from(body).toString("utf8")),
+        body: countTokensToMessagesBody(modelIdOf(c), utf8(body)),
         method: "POST",
       }),
       (response, id) => (response.ok ? toCountTokensAnswer(response, id) : toAwsError(response, id)),
@@ -665,5 +663,3 @@ function promptOf(body: string): unknown {
     return undefined;
   }
 }
-
-export { ANONYMOUS };

@@ -120,18 +120,19 @@ function exceptionFor(
   return { exception: EXCEPTION_BY_TYPE[type ?? ""] ?? "InternalServerException", message };
 }
 
-/** The transport's Anthropic error answer as Bedrock's. */
-export async function toAwsError(response: Response, requestId: string): Promise<Response> {
-  const text = await response.text();
-  let type: string | undefined;
-  let message = text;
+/** An Anthropic error body's type and message; text that is not one is the message as it is. */
+function anthropicErrorOf(text: string): { type: string | undefined; message: string } {
   try {
     const json = JSON.parse(text) as { error?: { type?: string; message?: string } };
-    type = json.error?.type;
-    message = json.error?.message ?? text;
+    return { type: json.error?.type, message: json.error?.message ?? text };
   } catch {
-    // not JSON: keep the text
+    return { type: undefined, message: text };
   }
+}
+
+/** The transport's Anthropic error answer as Bedrock's. */
+export async function toAwsError(response: Response, requestId: string): Promise<Response> {
+  const { type, message } = anthropicErrorOf(await response.text());
   const known = exceptionFor(type, message, response.headers.get("x-amzn-errortype"));
   const answer = awsError(known.exception, known.message, requestId);
   const retryAfter = response.headers.get("retry-after");
@@ -185,15 +186,7 @@ export function sseToEventStream(): TransformStream<Uint8Array, Uint8Array> {
     }
     if (!data || event === "ping") return;
     if (event === "error") {
-      let type: string | undefined;
-      let message = data;
-      try {
-        const json = JSON.parse(data) as { error?: { type?: string; message?: string } };
-        type = json.error?.type;
-        message = json.error?.message ?? data;
-      } catch {
-        // keep the raw data as the message
-      }
+      const { type, message } = anthropicErrorOf(data);
       const known = exceptionFor(type, message, null);
       controller.enqueue(encodeExceptionEvent(known.exception, { message: known.message }));
       ended = true;
@@ -205,12 +198,15 @@ export function sseToEventStream(): TransformStream<Uint8Array, Uint8Array> {
     transform(chunk, controller) {
       if (ended) return;
       buffer += decoder.decode(chunk, { stream: true });
+      // Frames are cut at offsets and the rest kept once: no copy of the buffer per frame.
+      let start = 0;
       let end = buffer.indexOf("\n\n");
       while (end >= 0 && !ended) {
-        frame(buffer.slice(0, end), controller);
-        buffer = buffer.slice(end + 2);
-        end = buffer.indexOf("\n\n");
+        frame(buffer.slice(start, end), controller);
+        start = end + 2;
+        end = buffer.indexOf("\n\n", start);
       }
+      buffer = buffer.slice(start);
     },
     flush(controller) {
       if (!ended && buffer.trim()) frame(buffer, controller);

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { AttemptRecord } from "../transport/resilient.js";
 import type { LedgerRequest } from "../usage/ledger.js";
+import { ANONYMOUS } from "./auth.js";
 
 /** Latency buckets, seconds: from sub-millisecond (the emulator, cache hits) to long generations. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -34,69 +35,59 @@ export class GatewayMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    this.httpRequests = new Counter({
-      name: "bedrock_claude_http_requests_total",
-      help: "HTTP requests answered by the gateway, by route and status",
-      labelNames: ["route", "status"],
-      registers,
-    });
-    this.requests = new Counter({
-      name: "bedrock_claude_requests_total",
-      help: "Model requests recorded in the ledger, by model, key and status",
-      labelNames: ["model", "key", "status"],
-      registers,
-    });
-    this.tokens = new Counter({
-      name: "bedrock_claude_tokens_total",
-      help: "Tokens billed, by model, key and type (input, output, cache_read, cache_write)",
-      labelNames: ["model", "key", "type"],
-      registers,
-    });
-    this.cost = new Counter({
-      name: "bedrock_claude_cost_usd_total",
-      help: "Cost in USD of priced requests, by model and key",
-      labelNames: ["model", "key"],
-      registers,
-    });
-    this.unpriced = new Counter({
-      name: "bedrock_claude_unpriced_requests_total",
-      help: "Requests with tokens but no known price (cost unknown)",
-      labelNames: ["model"],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: "bedrock_claude_request_duration_seconds",
-      help: "Whole request time, through the last byte of the answer",
-      labelNames: ["model", "stream"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.firstByte = new Histogram({
-      name: "bedrock_claude_time_to_first_byte_seconds",
-      help: "Time until the answer's first byte (for streams: until the stream began)",
-      labelNames: ["model", "stream"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.attempts = new Counter({
-      name: "bedrock_claude_upstream_attempts_total",
-      help: "Upstream attempts by target and outcome (success, retry, failover, fail, skipped)",
-      labelNames: ["target", "outcome"],
-      registers,
-    });
-    this.attemptDuration = new Histogram({
-      name: "bedrock_claude_upstream_attempt_duration_seconds",
-      help: "Upstream attempt time until its answer's headers",
-      labelNames: ["target"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.refusals = new Counter({
-      name: "bedrock_claude_refusals_total",
-      help: "Requests refused by the gateway before any upstream call, by reason",
-      labelNames: ["reason"],
-      registers,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    const latency = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Histogram<L>({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers });
+    this.httpRequests = counter(
+      "bedrock_claude_http_requests_total",
+      "HTTP requests answered by the gateway, by route and status",
+      ["route", "status"],
+    );
+    this.requests = counter(
+      "bedrock_claude_requests_total",
+      "Model requests recorded in the ledger, by model, key and status",
+      ["model", "key", "status"],
+    );
+    this.tokens = counter(
+      "bedrock_claude_tokens_total",
+      "Tokens billed, by model, key and type (input, output, cache_read, cache_write)",
+      ["model", "key", "type"],
+    );
+    this.cost = counter("bedrock_claude_cost_usd_total", "Cost in USD of priced requests, by model and key", [
+      "model",
+      "key",
+    ]);
+    this.unpriced = counter(
+      "bedrock_claude_unpriced_requests_total",
+      "Requests with tokens but no known price (cost unknown)",
+      ["model"],
+    );
+    this.duration = latency(
+      "bedrock_claude_request_duration_seconds",
+      "Whole request time, through the last byte of the answer",
+      ["model", "stream"],
+    );
+    this.firstByte = latency(
+      "bedrock_claude_time_to_first_byte_seconds",
+      "Time until the answer's first byte (for streams: until the stream began)",
+      ["model", "stream"],
+    );
+    this.attempts = counter(
+      "bedrock_claude_upstream_attempts_total",
+      "Upstream attempts by target and outcome (success, retry, failover, fail, skipped)",
+      ["target", "outcome"],
+    );
+    this.attemptDuration = latency(
+      "bedrock_claude_upstream_attempt_duration_seconds",
+      "Upstream attempt time until its answer's headers",
+      ["target"],
+    );
+    this.refusals = counter(
+      "bedrock_claude_refusals_total",
+      "Requests refused by the gateway before any upstream call, by reason",
+      ["reason"],
+    );
     this.ledgerLag = new Gauge({
       name: "bedrock_claude_ledger_lag_seconds",
       help: "For the last recorded request: from the end of its answer to its record being written",
@@ -161,7 +152,7 @@ export class GatewayMetrics {
 
   recorded(entry: LedgerRequest, writtenAt: number): void {
     const model = entry.anthropicName ?? entry.modelRequested;
-    const key = entry.key ?? "anonymous";
+    const key = entry.key ?? ANONYMOUS;
     this.requests.inc({ model, key, status: String(entry.status) });
     const types = [
       ["input", entry.inputTokens],

@@ -159,8 +159,11 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
   let lastResponse: Response | undefined;
   let lastError: unknown;
   let attempt = 0;
-  const record = (entry: Omit<AttemptRecord, "attempt">) => {
-    const full = { ...entry, attempt };
+  const record = (
+    target: Target,
+    entry: Omit<AttemptRecord, "attempt" | "target" | "provider" | "region">,
+  ) => {
+    const full = { target: target.name, provider: target.provider, region: target.region, ...entry, attempt };
     records.push(full);
     state.onAttempt?.(full);
     if (attemptChannel.hasSubscribers) attemptChannel.publish(full);
@@ -181,10 +184,7 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
         await state.sleep(delay, plan.signal);
       }
       if (health.breaker && !health.breaker.allow()) {
-        record({
-          target: target.name,
-          provider: target.provider,
-          region: target.region,
+        record(target, {
           status: null,
           errorName: null,
           verdict: "skipped",
@@ -203,10 +203,7 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
       } catch (error) {
         if (!(error instanceof RateLimitedError)) throw error;
         health.breaker?.neutral();
-        record({
-          target: target.name,
-          provider: target.provider,
-          region: target.region,
+        record(target, {
           status: 429,
           errorName: null,
           verdict: "failover",
@@ -232,10 +229,7 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
         const networkCode = networkCodeOf(error) ?? "UND_ERR_SOCKET";
         const verdict = classify({ networkCode });
         health.breaker?.failure();
-        record({
-          target: target.name,
-          provider: target.provider,
-          region: target.region,
+        record(target, {
           status: null,
           errorName: null,
           verdict,
@@ -262,10 +256,7 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
       }
       const verdict = classify(outcome);
       const latencyMs = state.now() - t0;
-      record({
-        target: target.name,
-        provider: target.provider,
-        region: target.region,
+      record(target, {
         status: outcome.status ?? null,
         errorName: outcome.errorName ?? null,
         verdict,

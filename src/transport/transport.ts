@@ -492,48 +492,42 @@ export function createTransport(options: TransportOptions): FetchLike {
     const startedAt = Date.now();
     // count_tokens bills nothing: only messages go to the ledger.
     const recorder = call.operation === "messages" ? options.recorder : undefined;
+    const model = String(call.body?.model);
+    const request: RequestContext = {
+      startedAt,
+      chain,
+      modelRequested: model,
+      stream,
+      attempts: records,
+      headers: call.headers,
+    };
     let budget: BudgetReservation | undefined;
     if (call.operation === "messages" && options.budgets) {
       try {
         budget = options.budgets.admit({
           tag: recorder?.tagOf(call.headers) ?? call.headers.get(TAG_HEADER) ?? null,
           key: call.headers.get(KEY_HEADER) ?? null,
-          model: String(call.body?.model),
+          model,
           inputTokens: Math.ceil((call.rawBody?.length ?? 0) / 4),
           maxTokens: typeof call.body?.max_tokens === "number" ? call.body.max_tokens : 0,
         });
       } catch (error) {
         if (!(error instanceof BudgetExceededError)) throw error;
         // Refused before any upstream call, like the Anthropic API's own billing refusals (402).
-        const refused = errorResponse("billing_error", error.message, targetHeaders(chain[0]!));
-        const context = {
-          startedAt,
-          chain,
-          modelRequested: String(call.body?.model),
-          stream,
-          attempts: records,
-          headers: call.headers,
-        };
-        return recorder ? recorder.finish(context, refused) : refused;
+        const refused = errorResponse("billing_error", error.message, targetHeaders(first));
+        return recorder ? recorder.finish(request, refused) : refused;
       }
     }
-    const request: RequestContext = {
-      startedAt,
-      chain,
-      modelRequested: String(call.body?.model),
-      stream,
-      attempts: records,
-      headers: call.headers,
-      onRecorded: (entry) => {
-        budget?.release();
-        options.budgets?.recorded(entry);
-      },
+    // Only an admitted request swaps a reservation for its cost: a refused one has none.
+    request.onRecorded = (entry) => {
+      budget?.release();
+      options.budgets?.recorded(entry);
     };
     let response: Response;
     try {
       response = await runAttempts(resilience, {
         targets: chain,
-        model: String(call.body?.model),
+        model,
         tokens: reserveTokens(call),
         stream,
         signal,
