@@ -13,16 +13,19 @@ import {
 } from "@aws-sdk/client-bedrock-runtime";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type IncomingSignedRequest, verifySigV4 } from "../src/aws/sigv4-verify.js";
 import {
+  type AwsCredentials,
   awsAnswer,
+  awsClientConfig,
   HAIKU_45_PROFILE,
   invokeBody,
   SONNET_46_FOUNDATION,
   SONNET_46_PROFILE,
   signedFetch,
   TEST_CREDENTIALS,
+  useClients,
   useEmulator,
 } from "./helpers.js";
 
@@ -140,24 +143,25 @@ function shortTermKey(signedAt: number, region = "us-west-2"): string {
   return `bedrock-api-key-${Buffer.from(url).toString("base64")}`;
 }
 
-const clients: BedrockRuntimeClient[] = [];
-function sdk(options: {
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  systemClockOffset?: number;
-}): BedrockRuntimeClient {
-  const client = new BedrockRuntimeClient({
-    region: "us-east-1",
-    endpoint: emulator.current.url,
-    credentials: options.credentials ?? TEST_CREDENTIALS,
-    maxAttempts: 1,
-    ...(options.systemClockOffset === undefined ? {} : { systemClockOffset: options.systemClockOffset }),
-  });
-  clients.push(client);
-  return client;
+const keep = useClients();
+function sdk(options: { credentials?: AwsCredentials; systemClockOffset?: number }): BedrockRuntimeClient {
+  return keep(
+    new BedrockRuntimeClient({
+      ...awsClientConfig(emulator.current.url, { credentials: options.credentials }),
+      ...(options.systemClockOffset === undefined ? {} : { systemClockOffset: options.systemClockOffset }),
+    }),
+  );
 }
-afterAll(() => {
-  for (const client of clients) client.destroy();
-});
+
+/** `BODY` to `path`, SigV4-signed with `credentials`. */
+function signedAs(credentials: AwsCredentials, path = INVOKE_PATH): Promise<Response> {
+  return signedFetch(emulator.current.url, { path, body: BODY, credentials });
+}
+
+/** InvokeModel of Sonnet 4.6 with `BODY` through the AWS SDK, signed with `credentials`. */
+function sdkInvokeAs(credentials: AwsCredentials) {
+  return sdk({ credentials }).send(new InvokeModelCommand({ modelId: SONNET_46_PROFILE, body: BODY }));
+}
 
 async function sdkError(promise: Promise<unknown>): Promise<BedrockRuntimeServiceException> {
   const error = await promise.then(
@@ -250,11 +254,7 @@ describe("SigV4 credentials and signatures", () => {
   });
 
   it("unknown access key: 403 UnrecognizedClientException, 'The security token included in the request is invalid.'", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: INVOKE_PATH,
-      body: BODY,
-      credentials: { accessKeyId: "AKIAUNKNOWNKEY00001", secretAccessKey: "whatever" },
-    });
+    const res = await signedAs({ accessKeyId: "AKIAUNKNOWNKEY00001", secretAccessKey: "whatever" });
     expect(await answer(res)).toEqual({
       status: 403,
       errorType: "UnrecognizedClientException",
@@ -408,10 +408,9 @@ describe("clock skew (5 minutes)", () => {
 
 describe("temporary credentials (session tokens)", () => {
   it("missing session token: 403 UnrecognizedClientException", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: INVOKE_PATH,
-      body: BODY,
-      credentials: { accessKeyId: SESSION.accessKeyId, secretAccessKey: SESSION.secretAccessKey },
+    const res = await signedAs({
+      accessKeyId: SESSION.accessKeyId,
+      secretAccessKey: SESSION.secretAccessKey,
     });
     expect(await answer(res)).toEqual({
       status: 403,
@@ -421,11 +420,7 @@ describe("temporary credentials (session tokens)", () => {
   });
 
   it("wrong session token: 403 UnrecognizedClientException", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: INVOKE_PATH,
-      body: BODY,
-      credentials: { ...SESSION, sessionToken: "some-other-token" },
-    });
+    const res = await signedAs({ ...SESSION, sessionToken: "some-other-token" });
     expect(await answer(res)).toEqual({
       status: 403,
       errorType: "UnrecognizedClientException",
@@ -434,45 +429,27 @@ describe("temporary credentials (session tokens)", () => {
   });
 
   it("the right session token works, raw and through the SDK", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: INVOKE_PATH,
-      body: BODY,
-      credentials: SESSION,
-    });
+    const res = await signedAs(SESSION);
     expect(res.status).toBe(200);
-    const out = await sdk({ credentials: SESSION }).send(
-      new InvokeModelCommand({ modelId: SONNET_46_PROFILE, body: BODY }),
-    );
+    const out = await sdkInvokeAs(SESSION);
     expect(out.$metadata.httpStatusCode).toBe(200);
   });
 
   it("credentials past their expiry: 403 ExpiredTokenException 'The security token included in the request is expired'", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: INVOKE_PATH,
-      body: BODY,
-      credentials: EXPIRED_SESSION,
-    });
+    const res = await signedAs(EXPIRED_SESSION);
     expect(await answer(res)).toEqual({
       status: 403,
       errorType: "ExpiredTokenException",
       // No final period in AWS's text.
       body: { message: "The security token included in the request is expired" },
     });
-    const error = await sdkError(
-      sdk({ credentials: EXPIRED_SESSION }).send(
-        new InvokeModelCommand({ modelId: SONNET_46_PROFILE, body: BODY }),
-      ),
-    );
+    const error = await sdkError(sdkInvokeAs(EXPIRED_SESSION));
     expect(error.name).toBe("ExpiredTokenException");
     expect(error.$metadata.httpStatusCode).toBe(403);
   });
 
   it("a permanent identity sending a session token: 403 UnrecognizedClientException", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: INVOKE_PATH,
-      body: BODY,
-      credentials: { ...TEST_CREDENTIALS, sessionToken: "not-expected" },
-    });
+    const res = await signedAs({ ...TEST_CREDENTIALS, sessionToken: "not-expected" });
     expect(await answer(res)).toEqual({
       status: 403,
       errorType: "UnrecognizedClientException",
@@ -486,20 +463,12 @@ describe("IAM: actions and model access", () => {
     "User: arn:aws:iam::123456789012:user/invoke-only is not authorized to perform: bedrock:InvokeModelWithResponseStream on resource: arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6 because no identity-based policy allows the bedrock:InvokeModelWithResponseStream action";
 
   it("an identity allowed bedrock:InvokeModel only may invoke (control)", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: INVOKE_PATH,
-      body: BODY,
-      credentials: INVOKE_ONLY,
-    });
+    const res = await signedAs(INVOKE_ONLY);
     expect(res.status).toBe(200);
   });
 
   it("...but not stream: 403 AccessDeniedException naming the action and the profile ARN, body key `Message`", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: STREAM_PATH,
-      body: BODY,
-      credentials: INVOKE_ONLY,
-    });
+    const res = await signedAs(INVOKE_ONLY, STREAM_PATH);
     expect(await answer(res)).toEqual({
       status: 403,
       errorType: "AccessDeniedException",
@@ -519,21 +488,13 @@ describe("IAM: actions and model access", () => {
   });
 
   it("model access not granted: 403 AccessDeniedException 'You don't have access to the model with the specified model ID.'", async () => {
-    const res = await signedFetch(emulator.current.url, {
-      path: INVOKE_PATH,
-      body: BODY,
-      credentials: HAIKU_ONLY,
-    });
+    const res = await signedAs(HAIKU_ONLY);
     expect(await answer(res)).toEqual({
       status: 403,
       errorType: "AccessDeniedException",
       body: { message: "You don't have access to the model with the specified model ID." },
     });
-    const error = await sdkError(
-      sdk({ credentials: HAIKU_ONLY }).send(
-        new InvokeModelCommand({ modelId: SONNET_46_PROFILE, body: BODY }),
-      ),
-    );
+    const error = await sdkError(sdkInvokeAs(HAIKU_ONLY));
     expect(error).toBeInstanceOf(AccessDeniedException);
     // The model it was granted still works.
     const ok = await signedFetch(emulator.current.url, {

@@ -19,9 +19,18 @@ import {
   type TokenUsage,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RequestRecord } from "../src/emulator/index.js";
-import { HAIKU_45_PROFILE, SONNET_46_PROFILE, TEST_CREDENTIALS, useEmulator } from "./helpers.js";
+import {
+  type AwsCredentials,
+  awsClientConfig,
+  HAIKU_45_PROFILE,
+  rejection,
+  SONNET_46_PROFILE,
+  TEST_CREDENTIALS,
+  useClients,
+  useEmulator,
+} from "./helpers.js";
 
 const READER = { accessKeyId: "AKIACONVERSEREADER01", secretAccessKey: "reader-secret-key" };
 const INVOKE_ONLY = { accessKeyId: "AKIACONVERSEINVOKE01", secretAccessKey: "invoke-secret-key" };
@@ -38,20 +47,10 @@ const emulator = useEmulator({
   },
 });
 
-const clients: BedrockRuntimeClient[] = [];
-function runtime(credentials: { accessKeyId: string; secretAccessKey: string } = TEST_CREDENTIALS) {
-  const client = new BedrockRuntimeClient({
-    region: "us-east-1",
-    endpoint: emulator.current.url,
-    credentials,
-    maxAttempts: 1,
-  });
-  clients.push(client);
-  return client;
+const keep = useClients();
+function runtime(credentials: AwsCredentials = TEST_CREDENTIALS) {
+  return keep(new BedrockRuntimeClient(awsClientConfig(emulator.current.url, { credentials })));
 }
-afterAll(() => {
-  for (const client of clients) client.destroy();
-});
 beforeEach(() => {
   emulator.current.resetJournal();
 });
@@ -102,16 +101,9 @@ function recordOf(requestId: string | undefined): RequestRecord {
   return record;
 }
 
-async function rejectionOf(
-  call: Promise<unknown>,
-): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error & { $metadata?: { httpStatusCode?: number } };
-  }
-  throw new Error("expected the call to be rejected, it succeeded");
-}
+/** The rejection of a call, or a failure when it succeeds. */
+const rejectionOf = (call: Promise<unknown>) =>
+  rejection<Error & { $metadata?: { httpStatusCode?: number } }>(call);
 
 describe("Converse", () => {
   it("answers the deterministic text with Converse's shape: output.message, stopReason, usage, metrics", async () => {

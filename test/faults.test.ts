@@ -10,18 +10,18 @@ import {
 import { afterEach, describe, expect, it } from "vitest";
 import { parseFaultSpec, startEmulator } from "../src/emulator/index.js";
 import {
+  awsClientConfig,
   invokeBody,
   OPUS_47_PROFILE,
   SONNET_46_PROFILE,
   signedFetch,
-  TEST_CREDENTIALS,
   useEmulator,
 } from "./helpers.js";
 
 const emulator = useEmulator();
 
 function client(region = "us-east-1", url = emulator.current.url): BedrockRuntimeClient {
-  return new BedrockRuntimeClient({ region, endpoint: url, credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+  return new BedrockRuntimeClient(awsClientConfig(url, { region }));
 }
 
 const body = (prompt = "Hello", extra: Record<string, unknown> = {}) =>

@@ -10,12 +10,12 @@ import { BedrockRuntimeClient, InvokeModelCommand } from "@aws-sdk/client-bedroc
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../src/util/random.js";
 import {
+  awsClientConfig,
   HAIKU_45_PROFILE,
   invokeBody,
   SONNET_46_FOUNDATION,
   SONNET_46_PROFILE,
   signedFetch,
-  TEST_CREDENTIALS,
   useEmulator,
 } from "./helpers.js";
 
@@ -920,12 +920,7 @@ describe(`seeded fuzz (seed ${SEED})`, () => {
 
   it("afterwards: no fault was set, and the emulator still answers a valid InvokeModel through the AWS SDK", async () => {
     expect(emulator.current.state.faults.current().rules).toEqual([]);
-    const client = new BedrockRuntimeClient({
-      region: "us-east-1",
-      endpoint: emulator.current.url,
-      credentials: TEST_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    const client = new BedrockRuntimeClient(awsClientConfig(emulator.current.url));
     try {
       const out = await client.send(
         new InvokeModelCommand({ modelId: SONNET_46_PROFILE, body: JSON.stringify(invokeBody()) }),

@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
 import { type RunningEmulator, type StartEmulatorOptions, startEmulator } from "../src/emulator/index.js";
 
 export const TEST_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" } as const;
@@ -232,4 +232,58 @@ export async function awsAnswer(res: Response): Promise<AwsAnswer> {
     // left as text: a comparison then shows what came back
   }
   return { status: res.status, errorType: res.headers.get("x-amzn-errortype")?.split(":")[0], body };
+}
+
+/** The rejection of a call, checked to be an instance of `type` when given; fails the test when the call succeeds. */
+export async function rejection<E = unknown>(
+  promise: Promise<unknown>,
+  type?: abstract new (...args: never[]) => E,
+): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    if (type) expect(error).toBeInstanceOf(type);
+    return error as E;
+  }
+  throw new Error("expected the call to fail, and it succeeded");
+}
+
+/** An emulator identity whose account has been granted access to no model (SigV4 keys), and its Bedrock API key. */
+export const NO_ACCESS = {
+  name: "no-model-access",
+  accessKeyId: "AKIANOMODELACCESS",
+  secretAccessKey: "no-access-secret",
+};
+export const NO_ACCESS_API_KEY = "ABSKbm8tbW9kZWwtYWNjZXNz";
+
+/** AWS credentials as the SDK clients and signedFetch take them. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** The config of an official AWS client pointed at `endpoint`; `maxAttempts: 1` so errors surface at once. */
+export function awsClientConfig(
+  endpoint: string,
+  options: { region?: string; credentials?: AwsCredentials } = {},
+): { region: string; endpoint: string; credentials: AwsCredentials; maxAttempts: number } {
+  return {
+    region: options.region ?? "us-east-1",
+    endpoint,
+    credentials: options.credentials ?? TEST_CREDENTIALS,
+    maxAttempts: 1,
+  };
+}
+
+/** Keeps the clients the enclosing suite makes and destroys them after it; returns the client given. */
+export function useClients(): <C extends { destroy(): void }>(client: C) => C {
+  const clients: { destroy(): void }[] = [];
+  afterAll(() => {
+    for (const client of clients) client.destroy();
+  });
+  return (client) => {
+    clients.push(client);
+    return client;
+  };
 }

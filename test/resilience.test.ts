@@ -27,7 +27,7 @@ import type { RequestRecord } from "../src/emulator/index.js";
 import type { ResiliencePolicy } from "../src/resilience/policy.js";
 import type { AttemptRecord } from "../src/transport/resilient.js";
 import type { TargetOptions } from "../src/transport/target.js";
-import { useEmulator } from "./helpers.js";
+import { rejection, useEmulator } from "./helpers.js";
 
 const MODEL = "claude-sonnet-4-6";
 /** What InvokeModel sees for MODEL in a US region: the `us.` inference profile. */
@@ -94,15 +94,6 @@ function deltaText(events: RawMessageStreamEvent[]): string {
   return events
     .map((e) => (e.type === "content_block_delta" && e.delta.type === "text_delta" ? e.delta.text : ""))
     .join("");
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the call to fail, and it succeeded");
 }
 
 /** Messages calls the emulator saw (not the control plane or the admin API). */

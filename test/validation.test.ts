@@ -12,13 +12,13 @@ import {
 import { afterAll, describe, expect, it } from "vitest";
 import {
   awsAnswer,
+  awsClientConfig,
   HAIKU_45_FOUNDATION,
   HAIKU_45_PROFILE,
   invokeBody,
   SONNET_46_FOUNDATION,
   SONNET_46_PROFILE,
   signedFetch,
-  TEST_CREDENTIALS,
   useEmulator,
 } from "./helpers.js";
 
@@ -27,12 +27,7 @@ const emulator = useEmulator();
 const client = (() => {
   let instance: BedrockRuntimeClient | undefined;
   return () => {
-    instance ??= new BedrockRuntimeClient({
-      region: "us-east-1",
-      endpoint: emulator.current.url,
-      credentials: TEST_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    instance ??= new BedrockRuntimeClient(awsClientConfig(emulator.current.url));
     return instance;
   };
 })();

@@ -23,21 +23,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type CreateClientOptions, createClient } from "../../src/client.js";
 import type { FaultRule, RequestRecord } from "../../src/emulator/index.js";
 import { getWeather, textOf, userCode, WEATHER_TOOL } from "../conformance/user-code.js";
-import { useEmulator } from "../helpers.js";
+import { NO_ACCESS, NO_ACCESS_API_KEY, rejection, useEmulator } from "../helpers.js";
 
 const MODEL = "claude-sonnet-4-6";
 /** Sonnet 4.6's output limit is 64000 tokens (data/models.json). */
 const ABOVE_MAX_TOKENS = 100_000;
 /** A flag of data/bedrock-betas.json's `denied` list: Bedrock answers `invalid beta flag`. */
 const DENIED_BETA = "advanced-tool-use-2025-11-20";
-
-/** An identity whose account has been granted access to no model (SigV4 keys and a Bedrock API key). */
-const NO_ACCESS = {
-  name: "no-model-access",
-  accessKeyId: "AKIANOMODELACCESS",
-  secretAccessKey: "no-access-secret",
-};
-const NO_ACCESS_API_KEY = "ABSKbm8tbW9kZWwtYWNjZXNz";
 
 const emulator = useEmulator({
   config: {
@@ -77,50 +69,39 @@ const awsKeys = () => ({
 const common = { anthropic: { maxRetries: 0 } } satisfies Partial<CreateClientOptions>;
 const bedrockStreamFault: FaultRule = { error: "ModelStreamErrorException", rate: 1, afterEvents: 4 };
 
+/** The `bedrock` provider in us-west-2 with the emulator's keys; `extra` picks the Bedrock API. */
+function bedrockCase(
+  name: string,
+  api: RequestRecord["api"],
+  extra: Partial<CreateClientOptions> = {},
+): ProviderCase {
+  return {
+    name,
+    provider: "bedrock",
+    bedrock: true,
+    options: (overrides = {}) => ({
+      provider: "bedrock",
+      ...extra,
+      region: "us-west-2",
+      endpoint: url(),
+      credentials: awsKeys(),
+      ...common,
+      ...overrides,
+    }),
+    badAuth: () => ({ credentials: { accessKeyId: "test", secretAccessKey: "not-the-secret" } }),
+    noAccess: () => ({
+      credentials: { accessKeyId: NO_ACCESS.accessKeyId, secretAccessKey: NO_ACCESS.secretAccessKey },
+    }),
+    upstreamModel: "us.anthropic.claude-sonnet-4-6",
+    api,
+    target: "bedrock us-west-2",
+    streamFault: bedrockStreamFault,
+  };
+}
+
 const CASES: ProviderCase[] = [
-  {
-    name: "bedrock (InvokeModel)",
-    provider: "bedrock",
-    bedrock: true,
-    options: (overrides = {}) => ({
-      provider: "bedrock",
-      region: "us-west-2",
-      endpoint: url(),
-      credentials: awsKeys(),
-      ...common,
-      ...overrides,
-    }),
-    badAuth: () => ({ credentials: { accessKeyId: "test", secretAccessKey: "not-the-secret" } }),
-    noAccess: () => ({
-      credentials: { accessKeyId: NO_ACCESS.accessKeyId, secretAccessKey: NO_ACCESS.secretAccessKey },
-    }),
-    upstreamModel: "us.anthropic.claude-sonnet-4-6",
-    api: "bedrock-runtime",
-    target: "bedrock us-west-2",
-    streamFault: bedrockStreamFault,
-  },
-  {
-    name: "bedrock (native Messages API)",
-    provider: "bedrock",
-    bedrock: true,
-    options: (overrides = {}) => ({
-      provider: "bedrock",
-      bedrockApi: "messages",
-      region: "us-west-2",
-      endpoint: url(),
-      credentials: awsKeys(),
-      ...common,
-      ...overrides,
-    }),
-    badAuth: () => ({ credentials: { accessKeyId: "test", secretAccessKey: "not-the-secret" } }),
-    noAccess: () => ({
-      credentials: { accessKeyId: NO_ACCESS.accessKeyId, secretAccessKey: NO_ACCESS.secretAccessKey },
-    }),
-    upstreamModel: "us.anthropic.claude-sonnet-4-6",
-    api: "bedrock-native",
-    target: "bedrock us-west-2",
-    streamFault: bedrockStreamFault,
-  },
+  bedrockCase("bedrock (InvokeModel)", "bedrock-runtime"),
+  bedrockCase("bedrock (native Messages API)", "bedrock-native", { bedrockApi: "messages" }),
   {
     name: "bedrock-mantle",
     provider: "bedrock-mantle",
@@ -165,15 +146,6 @@ const CASES: ProviderCase[] = [
 const requests = () => emulator.current.requests();
 const requestCount = () => requests().length;
 const lastRequest = () => requests().at(-1)!;
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the call to fail, and it succeeded");
-}
 
 afterEach(() => {
   emulator.current.clearFaults();

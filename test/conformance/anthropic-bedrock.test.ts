@@ -7,7 +7,13 @@
  */
 import { AnthropicBedrock, AnthropicBedrockMantle } from "@anthropic-ai/bedrock-sdk";
 import { afterEach, describe, expect, it } from "vitest";
-import { HAIKU_45_PROFILE, SONNET_46_PROFILE, useEmulator } from "../helpers.js";
+import {
+  HAIKU_45_PROFILE,
+  NO_ACCESS,
+  NO_ACCESS_API_KEY,
+  SONNET_46_PROFILE,
+  useEmulator,
+} from "../helpers.js";
 
 // The SDK's own error classes. The published ESM entry of @anthropic-ai/bedrock-sdk 1.1.3 does not
 // re-export them (its src/index.ts does), so they are taken from the client class, which carries them.
@@ -26,14 +32,6 @@ const MANTLE_OPUS_47 = "anthropic.claude-opus-4-7";
 const MANTLE_SONNET_46 = "anthropic.claude-sonnet-4-6";
 /** A denied flag of data/bedrock-betas.json (Bedrock answers `invalid beta flag`). */
 const DENIED_BETA = "advanced-tool-use-2025-11-20";
-/** An identity whose account has been granted access to no model, with SigV4 keys and an API key. */
-const NO_ACCESS = {
-  name: "no-model-access",
-  accessKeyId: "AKIANOMODELACCESS",
-  secretAccessKey: "no-access-secret",
-};
-const NO_ACCESS_API_KEY = "ABSKbm8tbW9kZWwtYWNjZXNz";
-
 const emulator = useEmulator({
   config: {
     identities: [{ ...NO_ACCESS, modelAccess: [] }],

@@ -18,7 +18,13 @@ import {
   ValidationException,
 } from "@aws-sdk/client-bedrock";
 import { afterAll, describe, expect, it } from "vitest";
-import { SONNET_46_FOUNDATION, SONNET_46_PROFILE, TEST_CREDENTIALS, useEmulator } from "../helpers.js";
+import {
+  rejection,
+  SONNET_46_FOUNDATION,
+  SONNET_46_PROFILE,
+  TEST_CREDENTIALS,
+  useEmulator,
+} from "../helpers.js";
 
 interface CatalogModel {
   bedrockModelId: string;
@@ -100,16 +106,9 @@ afterAll(() => {
   for (const client of clients) client.destroy();
 });
 
-async function rejectionOf(
-  call: Promise<unknown>,
-): Promise<Error & { $metadata: { httpStatusCode?: number } }> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error & { $metadata: { httpStatusCode?: number } };
-  }
-  throw new Error("expected the call to be rejected, it succeeded");
-}
+/** The rejection of a call, or a failure when it succeeds. */
+const rejectionOf = (call: Promise<unknown>) =>
+  rejection<Error & { $metadata: { httpStatusCode?: number } }>(call);
 
 async function listAnthropic(region: string): Promise<FoundationModelSummary[]> {
   const output = await bedrock(region).send(new ListFoundationModelsCommand({ byProvider: "Anthropic" }));

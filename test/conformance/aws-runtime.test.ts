@@ -21,16 +21,19 @@ import {
   ThrottlingException,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { RequestRecord } from "../../src/emulator/index.js";
 import {
+  awsClientConfig,
   HAIKU_45_FOUNDATION,
   HAIKU_45_PROFILE,
   invokeBody,
+  rejection,
   SONNET_46_FOUNDATION,
   SONNET_46_PROFILE,
   signedFetch,
   TEST_CREDENTIALS,
+  useClients,
   useEmulator,
 } from "../helpers.js";
 
@@ -64,25 +67,14 @@ const emulator = useEmulator({
   },
 });
 
-const clients: BedrockRuntimeClient[] = [];
+const keep = useClients();
 /** An official client pointed at the emulator; `maxAttempts: 1` so error tests see one attempt. */
 function runtime(
   region = "us-east-1",
   config: Partial<BedrockRuntimeClientConfig> = {},
 ): BedrockRuntimeClient {
-  const client = new BedrockRuntimeClient({
-    region,
-    endpoint: emulator.current.url,
-    credentials: TEST_CREDENTIALS,
-    maxAttempts: 1,
-    ...config,
-  });
-  clients.push(client);
-  return client;
+  return keep(new BedrockRuntimeClient({ ...awsClientConfig(emulator.current.url, { region }), ...config }));
 }
-afterAll(() => {
-  for (const client of clients) client.destroy();
-});
 afterEach(() => {
   emulator.current.clearFaults();
 });
@@ -132,16 +124,8 @@ function recordOf(requestId: string | undefined): RequestRecord {
 }
 
 /** The rejection of a call, or a failure when it succeeds. */
-async function rejectionOf(
-  call: Promise<unknown>,
-): Promise<Error & { $metadata: { httpStatusCode?: number; attempts?: number } }> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error & { $metadata: { httpStatusCode?: number; attempts?: number } };
-  }
-  throw new Error("expected the call to be rejected, it succeeded");
-}
+const rejectionOf = (call: Promise<unknown>) =>
+  rejection<Error & { $metadata: { httpStatusCode?: number; attempts?: number } }>(call);
 
 interface StreamEventJson {
   type: string;
@@ -563,12 +547,13 @@ describe("typed exceptions", () => {
     // Seed 8 draws 0.156 then 0.625: the first attempt is throttled, the retry is not.
     emulator.current.setFaults({ seed: 8, rules: [{ error: "ThrottlingException", rate: 0.5 }] });
     emulator.current.resetJournal();
-    const client = new BedrockRuntimeClient({
-      region: "us-east-1",
-      endpoint: emulator.current.url,
-      credentials: TEST_CREDENTIALS,
-    });
-    clients.push(client);
+    const client = keep(
+      new BedrockRuntimeClient({
+        region: "us-east-1",
+        endpoint: emulator.current.url,
+        credentials: TEST_CREDENTIALS,
+      }),
+    );
     const output = await invoke(client, SONNET_46_PROFILE);
     expect(output.$metadata.httpStatusCode).toBe(200);
     expect(output.$metadata.attempts).toBe(2);

@@ -4,8 +4,8 @@
  * auth failures as the SDK's typed query-protocol errors.
  */
 import { GetCallerIdentityCommand, STSClient, STSServiceException } from "@aws-sdk/client-sts";
-import { afterAll, describe, expect, it } from "vitest";
-import { TEST_CREDENTIALS, useEmulator } from "../helpers.js";
+import { describe, expect, it } from "vitest";
+import { awsClientConfig, rejection, TEST_CREDENTIALS, useClients, useEmulator } from "../helpers.js";
 
 interface Credentials {
   accessKeyId: string;
@@ -37,33 +37,17 @@ const emulator = useEmulator({
   },
 });
 
-const clients: STSClient[] = [];
+const keep = useClients();
 function sts(credentials: Credentials = TEST_CREDENTIALS): STSClient {
-  const client = new STSClient({
-    region: "us-east-1",
-    endpoint: emulator.current.url,
-    credentials,
-    maxAttempts: 1,
-  });
-  clients.push(client);
-  return client;
+  return keep(new STSClient(awsClientConfig(emulator.current.url, { credentials })));
 }
-afterAll(() => {
-  for (const client of clients) client.destroy();
-});
 
 function whoAmI(credentials?: Credentials) {
   return sts(credentials).send(new GetCallerIdentityCommand({}));
 }
 
-async function rejectionOf(call: Promise<unknown>): Promise<STSServiceException> {
-  try {
-    await call;
-  } catch (error) {
-    return error as STSServiceException;
-  }
-  throw new Error("expected the call to be rejected, it succeeded");
-}
+/** The rejection of a call, or a failure when it succeeds. */
+const rejectionOf = (call: Promise<unknown>) => rejection<STSServiceException>(call);
 
 const INVALID_TOKEN = "The security token included in the request is invalid.";
 

@@ -21,16 +21,19 @@ import {
   ThrottlingException,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { CreatedKey } from "../../src/gateway/index.js";
 import type { LedgerRequest } from "../../src/usage/ledger.js";
 import {
+  type AwsCredentials,
+  awsClientConfig,
   HAIKU_45_PROFILE,
   invokeBody,
+  rejection,
   SONNET_46_FOUNDATION,
   SONNET_46_PROFILE,
   signedFetch,
-  TEST_CREDENTIALS,
+  useClients,
 } from "../helpers.js";
 import { useGateway } from "./gateway-helpers.js";
 
@@ -57,27 +60,23 @@ afterEach(() => {
   harness.emulator.clearFaults();
 });
 
-const clients: BedrockRuntimeClient[] = [];
-afterAll(() => {
-  for (const client of clients) client.destroy();
-});
+const keep = useClients();
 
 /** The official AWS client; `maxAttempts: 1` so that errors surface at once. */
 function runtime(
   endpoint: "gateway" | "emulator" = "gateway",
-  credentials: { accessKeyId: string; secretAccessKey: string } = {
+  credentials: AwsCredentials = {
     accessKeyId: key.accessKeyId,
     secretAccessKey: key.secretAccessKey,
   },
 ): BedrockRuntimeClient {
-  const client = new BedrockRuntimeClient({
-    endpoint: endpoint === "gateway" ? harness.gateway.url : harness.emulator.url,
-    region: REGION,
-    credentials: endpoint === "gateway" ? credentials : TEST_CREDENTIALS,
-    maxAttempts: 1,
-  });
-  clients.push(client);
-  return client;
+  return keep(
+    new BedrockRuntimeClient(
+      endpoint === "gateway"
+        ? awsClientConfig(harness.gateway.url, { region: REGION, credentials })
+        : awsClientConfig(harness.emulator.url, { region: REGION }),
+    ),
+  );
 }
 
 const encoder = new TextEncoder();
@@ -141,14 +140,9 @@ async function stream(client: BedrockRuntimeClient, modelId: string, body = invo
   return result;
 }
 
-async function rejectionOf(call: Promise<unknown>): Promise<Error & { $metadata?: Record<string, unknown> }> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error & { $metadata?: Record<string, unknown> };
-  }
-  throw new Error("expected the call to be rejected, it succeeded");
-}
+/** The rejection of a call, or a failure when it succeeds. */
+const rejectionOf = (call: Promise<unknown>) =>
+  rejection<Error & { $metadata?: Record<string, unknown> }>(call);
 
 const requests = () => harness.emulator.requests();
 const lastRequest = () => requests().at(-1)!;

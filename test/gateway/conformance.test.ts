@@ -28,6 +28,7 @@ import type { CreatedKey, RunningGateway } from "../../src/gateway/index.js";
 import { startGateway } from "../../src/gateway/index.js";
 import type { LedgerRequest } from "../../src/usage/ledger.js";
 import { getWeather, textOf, userCode, WEATHER_TOOL } from "../conformance/user-code.js";
+import { NO_ACCESS, rejection } from "../helpers.js";
 import { emulatorTarget, useGateway } from "./gateway-helpers.js";
 
 const MODEL = "claude-sonnet-4-6";
@@ -38,13 +39,6 @@ const ABOVE_MAX_TOKENS = 100_000;
 const DENIED_BETA = "advanced-tool-use-2025-11-20";
 /** The gateway's body limit for this suite: small, so that a 413 is cheap to provoke. */
 const MAX_BODY_BYTES = 32 * 1024;
-
-/** An emulator identity whose account has access to no model. */
-const NO_ACCESS = {
-  name: "no-model-access",
-  accessKeyId: "AKIANOMODELACCESS",
-  secretAccessKey: "no-access-secret",
-};
 
 const harness = useGateway(() => ({ limits: { maxBodyBytes: MAX_BODY_BYTES } }), {
   config: { identities: [{ ...NO_ACCESS, modelAccess: [] }] },
@@ -101,16 +95,6 @@ function messageOf(error: APIError): string {
   const body = error.error as { error?: { message?: unknown } } | undefined;
   expect(typeof body?.error?.message).toBe("string");
   return body!.error!.message as string;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<APIError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(APIError);
-    return error as APIError;
-  }
-  throw new Error("expected the call to fail, and it succeeded");
 }
 
 const params = (
@@ -346,7 +330,7 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
     expect(model).toMatchObject({ type: "model", id: MODEL });
     expect(model.display_name).toBeTruthy();
     expect(request_id).toMatch(/^req_/);
-    const error = await rejection(gatewayClient().models.retrieve("claude-imaginary-9"));
+    const error = await rejection<APIError>(gatewayClient().models.retrieve("claude-imaginary-9"), APIError);
     expect(error).toBeInstanceOf(NotFoundError);
     expect(error.requestID).toMatch(/^req_/);
   });
@@ -376,8 +360,9 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
 
   describe("every error is the official SDK's class, with the gateway's request id", () => {
     it("BadRequestError: max_tokens above the model's limit (ledgered)", async () => {
-      const error = await rejection(
+      const error = await rejection<APIError>(
         gatewayClient().messages.create(params({ max_tokens: ABOVE_MAX_TOKENS }), { timeout: 60_000 }),
+        APIError,
       );
       expect(error).toBeInstanceOf(BadRequestError);
       expect(error.status).toBe(400);
@@ -388,7 +373,10 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
 
     it("AuthenticationError: a wrong key, refused by the gateway before anything goes upstream", async () => {
       const before = requests().length;
-      const error = await rejection(gatewayClient(`${key.token.slice(0, -4)}AAAA`).messages.create(params()));
+      const error = await rejection<APIError>(
+        gatewayClient(`${key.token.slice(0, -4)}AAAA`).messages.create(params()),
+        APIError,
+      );
       expect(error).toBeInstanceOf(AuthenticationError);
       expect(error.status).toBe(401);
       expect(error.type).toBe("authentication_error");
@@ -401,7 +389,10 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
       const allowed = await gatewayClient(haikuOnly.token).messages.create(params({ model: HAIKU }));
       expect(allowed.model.startsWith(HAIKU)).toBe(true);
       expect(requests().length).toBe(before + 1);
-      const error = await rejection(gatewayClient(haikuOnly.token).messages.create(params()));
+      const error = await rejection<APIError>(
+        gatewayClient(haikuOnly.token).messages.create(params()),
+        APIError,
+      );
       expect(error).toBeInstanceOf(PermissionDeniedError);
       expect(error.status).toBe(403);
       expect(error.type).toBe("permission_error");
@@ -411,15 +402,19 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
       expect(error.requestID).toMatch(/^req_/);
       expect(requests().length).toBe(before + 1);
       // The allowlist covers every route that names a model: count_tokens too.
-      const counted = await rejection(
+      const counted = await rejection<APIError>(
         gatewayClient(haikuOnly.token).messages.countTokens({ model: MODEL, messages: params().messages }),
+        APIError,
       );
       expect(counted).toBeInstanceOf(PermissionDeniedError);
     });
 
     it("NotFoundError: a model name nobody serves, listing the choices; nothing goes upstream", async () => {
       const before = requests().length;
-      const error = await rejection(gatewayClient().messages.create(params({ model: "claude-imaginary-9" })));
+      const error = await rejection<APIError>(
+        gatewayClient().messages.create(params({ model: "claude-imaginary-9" })),
+        APIError,
+      );
       expect(error).toBeInstanceOf(NotFoundError);
       expect(error.status).toBe(404);
       expect(error.type).toBe("not_found_error");
@@ -431,7 +426,7 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
 
     it("RateLimitError: ThrottlingException upstream (ledgered with its error)", async () => {
       harness.emulator.setFaults({ rules: [{ error: "ThrottlingException", rate: 1 }] });
-      const error = await rejection(gatewayClient().messages.create(params()));
+      const error = await rejection<APIError>(gatewayClient().messages.create(params()), APIError);
       expect(error).toBeInstanceOf(RateLimitError);
       expect(error.status).toBe(429);
       expect(error.type).toBe("rate_limit_error");
@@ -445,7 +440,7 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
       await client.messages.create(params());
       const before = requests().length;
       const startedAt = Date.now();
-      const error = await rejection(client.messages.create(params()));
+      const error = await rejection<APIError>(client.messages.create(params()), APIError);
       expect(error).toBeInstanceOf(RateLimitError);
       expect(error.status).toBe(429);
       expect(error.type).toBe("rate_limit_error");
@@ -468,7 +463,7 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
 
     it("InternalServerError: InternalServerException upstream", async () => {
       harness.emulator.setFaults({ rules: [{ error: "InternalServerException", rate: 1 }] });
-      const error = await rejection(gatewayClient().messages.create(params()));
+      const error = await rejection<APIError>(gatewayClient().messages.create(params()), APIError);
       expect(error).toBeInstanceOf(InternalServerError);
       expect(error.status).toBe(500);
       expect(error.type).toBe("api_error");
@@ -477,7 +472,7 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
 
     it("OverloadedError: ServiceUnavailableException is status 529 overloaded_error", async () => {
       harness.emulator.setFaults({ rules: [{ error: "ServiceUnavailableException", rate: 1 }] });
-      const error = await rejection(gatewayClient().messages.create(params()));
+      const error = await rejection<APIError>(gatewayClient().messages.create(params()), APIError);
       expect(error).toBeInstanceOf(OverloadedError);
       expect(error).toBeInstanceOf(InternalServerError);
       expect(error.status).toBe(529);
@@ -487,10 +482,11 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
 
     it("request_too_large: a body above limits.maxBodyBytes is a 413 before anything goes upstream", async () => {
       const before = requests().length;
-      const error = await rejection(
+      const error = await rejection<APIError>(
         gatewayClient().messages.create(
           params({ messages: [{ role: "user", content: "x".repeat(MAX_BODY_BYTES + 100) }] }),
         ),
+        APIError,
       );
       expect(error.status).toBe(413);
       expect(error.type).toBe("request_too_large");
@@ -509,7 +505,7 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
       const deltas: string[] = [];
       stream.on("text", (delta) => deltas.push(delta));
       stream.on("error", () => undefined);
-      const error = await rejection(stream.finalMessage());
+      const error = await rejection<APIError>(stream.finalMessage(), APIError);
       expect(error.type).toBe("api_error");
       expect(deltas.length).toBeGreaterThan(0);
       const received = deltas.join("");
@@ -521,30 +517,43 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
   });
 });
 
-describe("an upstream AccessDenied (the gateway's AWS identity has no model access)", () => {
-  let gateway: RunningGateway;
-  let token: string;
+/**
+ * A second gateway in front of the suite's emulator, with `options` laid over the usual ones, a
+ * fresh ledger and key store and a key named "conformance", for the enclosing describe.
+ */
+function useOwnGateway(
+  prefix: string,
+  options: Partial<Parameters<typeof startGateway>[0]>,
+): { readonly gateway: RunningGateway; readonly token: string } {
+  const own = { gateway: undefined as unknown as RunningGateway, token: "" };
   beforeAll(async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "bc-gateway-noaccess-"));
-    gateway = await startGateway({
+    const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+    own.gateway = await startGateway({
       port: 0,
       host: "127.0.0.1",
       ...emulatorTarget(harness.emulator),
-      credentials: { accessKeyId: NO_ACCESS.accessKeyId, secretAccessKey: NO_ACCESS.secretAccessKey },
+      ...options,
       ledger: { path: path.join(dir, "ledger.db") },
       keys: { path: path.join(dir, "keys.db") },
       logging: { sink: () => undefined },
     });
-    token = gateway.keys.create({ name: "conformance" }).token;
-    await vi.waitFor(() => expect(gateway.open()).toBe(false), { timeout: 3000, interval: 50 });
+    own.token = own.gateway.keys.create({ name: "conformance" }).token;
+    await vi.waitFor(() => expect(own.gateway.open()).toBe(false), { timeout: 3000, interval: 50 });
   });
   afterAll(async () => {
-    await gateway?.close();
+    await own.gateway?.close();
+  });
+  return own;
+}
+
+describe("an upstream AccessDenied (the gateway's AWS identity has no model access)", () => {
+  const own = useOwnGateway("bc-gateway-noaccess-", {
+    credentials: { accessKeyId: NO_ACCESS.accessKeyId, secretAccessKey: NO_ACCESS.secretAccessKey },
   });
 
   it("is a PermissionDeniedError carrying the gateway's request id", async () => {
-    const client = new Anthropic({ baseURL: gateway.url, apiKey: token, maxRetries: 0 });
-    const error = await rejection(client.messages.create(params()));
+    const client = new Anthropic({ baseURL: own.gateway.url, apiKey: own.token, maxRetries: 0 });
+    const error = await rejection<APIError>(client.messages.create(params()), APIError);
     expect(error).toBeInstanceOf(PermissionDeniedError);
     expect(error.status).toBe(403);
     expect(error.type).toBe("permission_error");
@@ -555,33 +564,16 @@ describe("an upstream AccessDenied (the gateway's AWS identity has no model acce
 });
 
 describe("the anthropic-version header reaches an Anthropic-native upstream", () => {
-  let gateway: RunningGateway;
-  let token: string;
-  beforeAll(async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "bc-gateway-native-"));
-    gateway = await startGateway({
-      port: 0,
-      host: "127.0.0.1",
-      ...emulatorTarget(harness.emulator),
-      bedrockApi: "messages",
-      ledger: { path: path.join(dir, "ledger.db") },
-      keys: { path: path.join(dir, "keys.db") },
-      logging: { sink: () => undefined },
-    });
-    token = gateway.keys.create({ name: "conformance" }).token;
-    await vi.waitFor(() => expect(gateway.open()).toBe(false), { timeout: 3000, interval: 50 });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-  });
+  const own = useOwnGateway("bc-gateway-native-", { bedrockApi: "messages" });
 
   it("the SDK's version is accepted; a version the upstream does not know is its BadRequestError", async () => {
-    const client = new Anthropic({ baseURL: gateway.url, apiKey: token, maxRetries: 0 });
+    const client = new Anthropic({ baseURL: own.gateway.url, apiKey: own.token, maxRetries: 0 });
     const message = await client.messages.create(params());
     expect(message.model).toBe(MODEL);
     expect(lastRequest().api).toBe("bedrock-native");
-    const error = await rejection(
+    const error = await rejection<APIError>(
       client.messages.create(params(), { headers: { "anthropic-version": "1999-01-01" } }),
+      APIError,
     );
     expect(error).toBeInstanceOf(BadRequestError);
     expect(error.message).toContain("Invalid API version: 1999-01-01");

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { GatewayConfigError, startGateway } from "../../src/gateway/index.js";
 import { SqliteKeyStore } from "../../src/gateway/keys.js";
 import { PriceBook, shippedPrices } from "../../src/usage/prices.js";
+import { rejection } from "../helpers.js";
 import { emulatorTarget, useGateway } from "./gateway-helpers.js";
 
 const MODEL = "claude-sonnet-4-6";
@@ -24,15 +25,6 @@ const ask = (c: Anthropic, model = MODEL, maxTokens = 64) =>
 /** The error message the gateway wrote (the SDK's own message quotes the JSON body). */
 function messageOf(error: unknown): string {
   return String((error as { error?: { error?: { message?: string } } }).error?.error?.message);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the call to fail, and it succeeded");
 }
 
 describe("virtual keys", () => {
