@@ -22,7 +22,15 @@ import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resource
 import { afterEach, describe, expect, it } from "vitest";
 import { type CreateClientOptions, createClient } from "../../src/client.js";
 import type { FaultRule, RequestRecord } from "../../src/emulator/index.js";
-import { getWeather, textOf, userCode, WEATHER_TOOL } from "../conformance/user-code.js";
+import {
+  maxTokensTruncates,
+  systemPrompt,
+  textOf,
+  toolRoundTrip,
+  toolWhileStreaming,
+  userCode,
+  WEATHER_TOOL,
+} from "../conformance/user-code.js";
 import { NO_ACCESS, NO_ACCESS_API_KEY, rejection, useEmulator } from "../helpers.js";
 
 const MODEL = "claude-sonnet-4-6";
@@ -229,67 +237,12 @@ describe.each(CASES)("createClient({ provider: $name })", (c) => {
     expect(lastRequest().api).toBe(c.api);
   });
 
-  it("tool use round trip: tool_use block, tool_result back, final text names the result", async () => {
-    const made = client();
-    const question = {
-      role: "user" as const,
-      content: "What is the weather? Call get_weather, city: Lisbon",
-    };
-    const first = await made.messages.create(params({ tools: [WEATHER_TOOL], messages: [question] }));
-    expect(first.stop_reason).toBe("tool_use");
-    const toolUse = first.content.find((b) => b.type === "tool_use");
-    expect(toolUse?.type).toBe("tool_use");
-    if (toolUse?.type !== "tool_use") return;
-    expect(toolUse.name).toBe("get_weather");
-    expect(toolUse.input).toEqual({ city: "Lisbon" });
-    expect(toolUse.id).toMatch(/^toolu_/);
+  it("tool use round trip: tool_use block, tool_result back, final text names the result", () =>
+    toolRoundTrip(client()));
 
-    const second = await made.messages.create(
-      params({
-        tools: [WEATHER_TOOL],
-        messages: [
-          question,
-          { role: "assistant", content: first.content },
-          {
-            role: "user",
-            content: [{ type: "tool_result", tool_use_id: toolUse.id, content: getWeather(toolUse.input) }],
-          },
-        ],
-      }),
-    );
-    expect(second.stop_reason).toBe("end_turn");
-    expect(textOf(second)).toContain("18 degrees and sunny in Lisbon");
-    expect(textOf(second)).toContain("get_weather");
-  });
+  it("tool use while streaming: the SDK assembles the tool_use input", () => toolWhileStreaming(client()));
 
-  it("tool use while streaming: the SDK assembles the tool_use input", async () => {
-    const stream = client().messages.stream(
-      params({
-        tools: [WEATHER_TOOL],
-        tool_choice: { type: "tool", name: "get_weather" },
-        messages: [{ role: "user", content: "city=Oslo" }],
-      }),
-    );
-    const final = await stream.finalMessage();
-    expect(final.stop_reason).toBe("tool_use");
-    const toolUse = final.content.find((b) => b.type === "tool_use");
-    expect(toolUse?.type === "tool_use" ? toolUse.input : undefined).toEqual({ city: "Oslo" });
-  });
-
-  it("system prompt: a string and an array of text blocks", async () => {
-    const asString = await client().messages.create(params({ system: "You are terse." }));
-    expect(textOf(asString)).toContain('System prompt: "You are terse.".');
-    const asBlocks = await client().messages.create(
-      params({
-        system: [
-          { type: "text", text: "First rule." },
-          { type: "text", text: "Second rule." },
-        ],
-      }),
-    );
-    expect(textOf(asBlocks)).toContain("First rule.");
-    expect(textOf(asBlocks)).toContain("Second rule.");
-  });
+  it("system prompt: a string and an array of text blocks", () => systemPrompt(client()));
 
   it("stop sequences cut the answer and are reported", async () => {
     const message = await client().messages.create(params({ stop_sequences: ["emulator", "never-seen"] }));
@@ -306,21 +259,8 @@ describe.each(CASES)("createClient({ provider: $name })", (c) => {
     expect(final.usage.output_tokens).toBe(message.usage.output_tokens);
   });
 
-  it("max_tokens truncates: stop_reason max_tokens and output_tokens === max_tokens", async () => {
-    const request = params({
-      max_tokens: 20,
-      messages: [{ role: "user", content: "A long answer please [[tokens=200]]" }],
-    });
-    const message = await client().messages.create(request);
-    expect(message.stop_reason).toBe("max_tokens");
-    expect(message.usage.output_tokens).toBe(20);
-    expect(textOf(message).length).toBeGreaterThan(0);
-
-    const final = await client().messages.stream(request).finalMessage();
-    expect(final.stop_reason).toBe("max_tokens");
-    expect(final.usage.output_tokens).toBe(20);
-    expect(textOf(final)).toBe(textOf(message));
-  });
+  it("max_tokens truncates: stop_reason max_tokens and output_tokens === max_tokens", () =>
+    maxTokensTruncates(client()));
 
   it("thinking (enabled, budget 1024) in create: a signed thinking block before the text", async () => {
     const message = await client().messages.create(

@@ -27,7 +27,15 @@ import { createClient } from "../../src/client.js";
 import type { CreatedKey, RunningGateway } from "../../src/gateway/index.js";
 import { startGateway } from "../../src/gateway/index.js";
 import type { LedgerRequest } from "../../src/usage/ledger.js";
-import { getWeather, textOf, userCode, WEATHER_TOOL } from "../conformance/user-code.js";
+import {
+  maxTokensTruncates,
+  systemPrompt,
+  textOf,
+  toolRoundTrip,
+  toolWhileStreaming,
+  userCode,
+  WEATHER_TOOL,
+} from "../conformance/user-code.js";
 import { NO_ACCESS, rejection } from "../helpers.js";
 import { emulatorTarget, useGateway } from "./gateway-helpers.js";
 
@@ -183,65 +191,13 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
     expectLedgered(stream.request_id, { stream: true, status: 200, outputTokens: 90, partial: false });
   });
 
-  it("tool use round trip: tool_use block, tool_result back, final text names the result", async () => {
-    const client = gatewayClient();
-    const question = {
-      role: "user" as const,
-      content: "What is the weather? Call get_weather, city: Lisbon",
-    };
-    const first = await client.messages.create(params({ tools: [WEATHER_TOOL], messages: [question] }));
-    expect(first.stop_reason).toBe("tool_use");
-    const toolUse = first.content.find((b) => b.type === "tool_use");
-    if (toolUse?.type !== "tool_use") throw new Error("no tool_use block");
-    expect(toolUse.name).toBe("get_weather");
-    expect(toolUse.input).toEqual({ city: "Lisbon" });
-    expect(toolUse.id).toMatch(/^toolu_/);
-    const second = await client.messages.create(
-      params({
-        tools: [WEATHER_TOOL],
-        messages: [
-          question,
-          { role: "assistant", content: first.content },
-          {
-            role: "user",
-            content: [{ type: "tool_result", tool_use_id: toolUse.id, content: getWeather(toolUse.input) }],
-          },
-        ],
-      }),
-    );
-    expect(second.stop_reason).toBe("end_turn");
-    expect(textOf(second)).toContain("18 degrees and sunny in Lisbon");
-  });
+  it("tool use round trip: tool_use block, tool_result back, final text names the result", () =>
+    toolRoundTrip(gatewayClient()));
 
-  it("tool use while streaming: the SDK assembles the tool_use input", async () => {
-    const final = await gatewayClient()
-      .messages.stream(
-        params({
-          tools: [WEATHER_TOOL],
-          tool_choice: { type: "tool", name: "get_weather" },
-          messages: [{ role: "user", content: "city=Oslo" }],
-        }),
-      )
-      .finalMessage();
-    expect(final.stop_reason).toBe("tool_use");
-    const toolUse = final.content.find((b) => b.type === "tool_use");
-    expect(toolUse?.type === "tool_use" ? toolUse.input : undefined).toEqual({ city: "Oslo" });
-  });
+  it("tool use while streaming: the SDK assembles the tool_use input", () =>
+    toolWhileStreaming(gatewayClient()));
 
-  it("system prompt: a string and an array of text blocks", async () => {
-    const asString = await gatewayClient().messages.create(params({ system: "You are terse." }));
-    expect(textOf(asString)).toContain('System prompt: "You are terse.".');
-    const asBlocks = await gatewayClient().messages.create(
-      params({
-        system: [
-          { type: "text", text: "First rule." },
-          { type: "text", text: "Second rule." },
-        ],
-      }),
-    );
-    expect(textOf(asBlocks)).toContain("First rule.");
-    expect(textOf(asBlocks)).toContain("Second rule.");
-  });
+  it("system prompt: a string and an array of text blocks", () => systemPrompt(gatewayClient()));
 
   it("stop sequences cut the answer and are reported, streaming or not", async () => {
     const message = await gatewayClient().messages.create(params({ stop_sequences: ["emulator", "never"] }));
@@ -256,19 +212,8 @@ describe("the official Anthropic SDK through the gateway (baseURL and a virtual 
     expect(textOf(final)).toBe(textOf(message));
   });
 
-  it("max_tokens truncates: stop_reason max_tokens and output_tokens === max_tokens", async () => {
-    const request = params({
-      max_tokens: 20,
-      messages: [{ role: "user", content: "A long answer please [[tokens=200]]" }],
-    });
-    const message = await gatewayClient().messages.create(request);
-    expect(message.stop_reason).toBe("max_tokens");
-    expect(message.usage.output_tokens).toBe(20);
-    const final = await gatewayClient().messages.stream(request).finalMessage();
-    expect(final.stop_reason).toBe("max_tokens");
-    expect(final.usage.output_tokens).toBe(20);
-    expect(textOf(final)).toBe(textOf(message));
-  });
+  it("max_tokens truncates: stop_reason max_tokens and output_tokens === max_tokens", () =>
+    maxTokensTruncates(gatewayClient()));
 
   it("thinking: a signed thinking block before the text, the same streamed and not", async () => {
     const request = params({ max_tokens: 2048, thinking: { type: "enabled", budget_tokens: 1024 } });
