@@ -107,7 +107,7 @@ function gatewayRow(label: string, p: Pooled, direct: Pooled): Row {
 }
 
 /** 1,000 streams opened at once through a fresh gateway; its RSS sampled every 50 ms. */
-async function manyStreams(gateway: BenchChild): Promise<{
+export async function manyStreams(gateway: BenchChild): Promise<{
   idleRss: number;
   peakRss: number;
   maxRss: number;

@@ -692,11 +692,13 @@ describe("streams from the Messages API (bedrock-runtime's /anthropic and the An
     const ids: { id: string; left: boolean }[] = [];
     for (let i = 0; i < 60; i++) {
       const left = i % 10 === 9;
+      // A stream the client leaves is a long one: a short answer arrives whole in one read, before
+      // the client sees its first event, and is then rightly recorded as complete.
       const { data: stream, request_id } = await clients[i % 2]!.messages.create({
         model: "claude-haiku-4-5",
-        max_tokens: 256,
+        max_tokens: left ? 4096 : 256,
         stream: true,
-        messages: [{ role: "user", content: `SSE ${i}. [[tokens=${10 + (i % 30)}]]` }],
+        messages: [{ role: "user", content: `SSE ${i}. [[tokens=${left ? 3000 : 10 + (i % 30)}]]` }],
       })
         .withResponse()
         .catch(() => ({ data: undefined, request_id: undefined }));

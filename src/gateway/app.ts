@@ -13,7 +13,7 @@ import type { IncomingSignedRequest } from "../aws/sigv4-verify.js";
 import type { BedrockExceptionName } from "../bedrock/exceptions.js";
 import type { ModelCatalog } from "../models/catalog.js";
 import { findModel } from "../models/resolve.js";
-import type { FetchLike } from "../transport/transport.js";
+import { type FetchLike, hasAnthropicPing } from "../transport/transport.js";
 import type { LedgerStore } from "../usage/ledger.js";
 import { KEY_HEADER, REQUEST_ID_HEADER, timeOrderedId } from "../usage/recorder.js";
 import { globToRegExp } from "../util/glob.js";
@@ -578,7 +578,13 @@ async function anthropicAnswer(response: Response, requestId: string, ping: bool
     headers.delete("content-length");
     return new Response(body, { status: response.status, headers });
   }
-  if (ping && response.ok && response.body && type.includes("text/event-stream")) {
+  if (
+    ping &&
+    response.ok &&
+    response.body &&
+    type.includes("text/event-stream") &&
+    !hasAnthropicPing(response.body)
+  ) {
     headers.delete("content-length");
     return new Response(response.body.pipeThrough(pingAfterFirstBlock()), {
       status: response.status,

@@ -14,6 +14,7 @@ import { retryAfterMs } from "../resilience/retry-after.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { observableBody, streamUsageOf } from "../usage/observed-body.js";
 import { errorResponse } from "./responses.js";
+import { peekFirstChunk } from "./source-stream.js";
 import type { Target } from "./target.js";
 
 /** One upstream attempt, as logs, response headers and the ledger see it. */
@@ -118,13 +119,22 @@ function withAttempts(response: Response, records: AttemptRecord[]): Response {
  */
 async function firstEvent(response: Response): Promise<{ response: Response; errorStatus?: number }> {
   if (!response.body) return { response };
-  const usage = streamUsageOf(response.body);
-  const reader = response.body.getReader();
-  const first = await reader.read();
-  // Replays the first chunk, then the rest; the ledger watches this same stream (no layer of its own).
-  const rest = observableBody(reader, first, usage);
-  const replay = new Response(rest, { status: response.status, headers: response.headers });
-  const text = first.value ? new TextDecoder().decode(first.value.subarray(0, 512)) : "";
+  let replay = response;
+  let first: Uint8Array | undefined;
+  // The transport's own streams can be peeked at: the same stream and Response go on.
+  const peeked = peekFirstChunk(response.body);
+  if (peeked) {
+    first = await peeked;
+  } else {
+    const usage = streamUsageOf(response.body);
+    const reader = response.body.getReader();
+    const read = await reader.read();
+    first = read.value;
+    // Replays the first chunk, then the rest; the ledger watches this same stream (no layer of its own).
+    const rest = observableBody(reader, read, usage);
+    replay = new Response(rest, { status: response.status, headers: response.headers });
+  }
+  const text = first ? new TextDecoder().decode(first.subarray(0, 512)) : "";
   if (!text.startsWith("event: error")) return { response: replay };
   const type = /"type":"error","error":\{"type":"(\w+)"/.exec(text)?.[1];
   const status =

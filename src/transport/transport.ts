@@ -9,7 +9,7 @@
 
 import { setTimeout as delay } from "node:timers/promises";
 import { anthropicTypeForAws } from "../bedrock/errors.js";
-import { eventStreamToSse, type StreamObserver } from "../bedrock/event-stream-sse.js";
+import { EventStreamToSse, eventStreamToSse, type StreamObserver } from "../bedrock/event-stream-sse.js";
 import { BEDROCK_EXCEPTION_STATUS, isBedrockExceptionName } from "../bedrock/exceptions.js";
 import { type ModelCatalog, shippedCatalog } from "../models/catalog.js";
 import { ModelDiscovery } from "../models/discovery.js";
@@ -24,6 +24,7 @@ import { BadRequest, betasOf, type IncomingCall, readCall } from "./call.js";
 import { type AdaptContext, CompatError, CompatPolicy, shippedCompatRules } from "./compat.js";
 import { type AttemptRecord, healthOf, limitersFor, type ResilienceState, runAttempts } from "./resilient.js";
 import { adaptBedrockError, errorMessageOf, errorResponse, jsonResponse } from "./responses.js";
+import { sourceStream, takeNodeStream } from "./source-stream.js";
 import type { Target } from "./target.js";
 import {
   createUpstreamFetch,
@@ -109,6 +110,16 @@ function usageObserver(usage: StreamUsage): StreamObserver {
   };
 }
 
+/**
+ * SSE bodies already framed with the Anthropic API's `ping` (the API's own, and the event-stream
+ * converter's): whoever adds pings for other upstreams (the gateway) leaves these as they are.
+ */
+const withAnthropicPing = new WeakSet<ReadableStream<Uint8Array>>();
+
+export function hasAnthropicPing(body: ReadableStream<Uint8Array> | null): boolean {
+  return body !== null && withAnthropicPing.has(body);
+}
+
 function targetHeaders(target: Target, resolved?: ResolvedModel): Record<string, string> {
   const headers: Record<string, string> = { "x-bedrock-claude-target": target.name };
   if (resolved) headers["x-bedrock-claude-model"] = resolved.id;
@@ -119,7 +130,6 @@ function requestIdOf(response: Response): string | undefined {
   return response.headers.get("x-amzn-requestid") ?? response.headers.get("request-id") ?? undefined;
 }
 
-/** Success: the upstream body as it is (JSON or SSE), with the request id the SDK reads. */
 /**
  * Upstream headers worth keeping: the server's wait (Retry-After), Bedrock's token counts (usage
  * without parsing the body), and the Anthropic API's rate-limit state.
@@ -132,6 +142,7 @@ export function keptHeaders(upstream: Response): Record<string, string> {
   return kept;
 }
 
+/** Success: the upstream body as it is (JSON or SSE), with the request id the SDK reads. */
 function passSuccess(upstream: Response, contentType: string, extra: Record<string, string>): Response {
   const headers: Record<string, string> = { ...keptHeaders(upstream), "content-type": contentType, ...extra };
   const requestId = requestIdOf(upstream);
@@ -268,6 +279,7 @@ async function messages(ctx: Context, target: Target, call: IncomingCall): Promi
   }
   let upstream = await send(ctx, target, call, prepared);
   if (target.provider === "anthropic") {
+    if (upstream.body && prepared.stream) withAnthropicPing.add(upstream.body);
     return passSuccess(upstream, upstream.headers.get("content-type") ?? "application/json", extra);
   }
   if (upstream.status === 400) {
@@ -282,10 +294,18 @@ async function messages(ctx: Context, target: Target, call: IncomingCall): Promi
     // With a ledger, the converter reports the usage events it decodes anyway: the recorder reads
     // them from here instead of parsing the SSE it writes.
     const usage = ctx.observeUsage ? new StreamUsage() : undefined;
-    const sse = upstream.body!.pipeThrough(
-      eventStreamToSse(requestIdOf(upstream), usage && usageObserver(usage)),
-    );
-    if (usage) markStreamUsage(sse, usage);
+    const observer = usage && usageObserver(usage);
+    // The conversion runs inside the one stream made over the upstream's Node stream; a body that
+    // is only a web stream (a custom upstream client) is piped through it instead.
+    const node = takeNodeStream(upstream.body);
+    let sse: ReadableStream<Uint8Array>;
+    if (node) {
+      sse = sourceStream(node, { convert: new EventStreamToSse(requestIdOf(upstream), observer), usage });
+    } else {
+      sse = upstream.body!.pipeThrough(eventStreamToSse(requestIdOf(upstream), observer));
+      if (usage) markStreamUsage(sse, usage);
+    }
+    withAnthropicPing.add(sse);
     const headers: Record<string, string> = { "content-type": "text/event-stream", ...extra };
     const requestId = requestIdOf(upstream);
     if (requestId) headers["request-id"] = requestId;

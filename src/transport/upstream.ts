@@ -3,8 +3,8 @@
  * `HTTP_PROXY` and `NO_PROXY` when they are set (Node's built-in fetch ignores them), with the
  * connect, first-byte and idle timeouts of the resilience policy.
  */
-import { Readable } from "node:stream";
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
+import { sourceStream } from "./source-stream.js";
 
 export type UpstreamFetch = (url: string, init: UpstreamInit) => Promise<Response>;
 
@@ -113,9 +113,7 @@ export function createUpstreamFetch(dispatcher: Dispatcher = dispatcherFor()): U
         headers,
       });
     }
-    return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, {
-      status: answer.statusCode,
-      headers,
-    });
+    // One stream layer over undici's body, lazy: the transport may take the Node stream itself.
+    return new Response(sourceStream(answer.body), { status: answer.statusCode, headers });
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Stream bodies the transport hands on that the recorder can watch without a stream layer of its
- * own. The transport already re-wraps every stream once (to peek at its first event for a
- * retryable error); that wrapper is made observable here, so recording a stream costs its usage
- * events and one write, not a second pass-through stream (measured: about 20 us over 55 events).
+ * own: the transport's source streams (source-stream.ts) are observable from the start, and a body
+ * the transport has to re-wrap (to peek at its first event for a retryable error) is made
+ * observable by that wrapper. Recording a stream then costs its usage events and one write, not a
+ * second pass-through stream (measured: about 20 us over 55 events).
  *
  * The end is reported before the reader sees it: a record written from `onEnd("complete")` is
  * durable before the caller reads the end of the stream.
@@ -40,6 +41,43 @@ export function streamUsageOf(body: ReadableStream<Uint8Array> | null): StreamUs
   return body ? usages.get(body) : undefined;
 }
 
+/** What the maker of an observable body calls: each chunk as it is handed on, and how it ended. */
+export interface ObservedHooks {
+  passed(chunk: Uint8Array): void;
+  end(how: StreamEnd): void;
+}
+
+/**
+ * Hooks for a body about to be made, and `register` to make that body observable with
+ * `observeBody` once it exists (a stream's `start` may hand on a chunk before its constructor
+ * returns). The maker calls `passed` with each chunk before handing it on and `end` before the
+ * reader sees the end. `usage` carries what the source's maker reports itself (see
+ * `markStreamUsage`).
+ */
+export function observedHooks(
+  usage?: StreamUsage,
+): ObservedHooks & { register(body: ReadableStream<Uint8Array>): void } {
+  const slot: Slot = { early: [], usage };
+  return {
+    passed(chunk) {
+      if (slot.observer) {
+        if (!slot.usage) slot.observer.onChunk?.(chunk);
+      } else if (slot.early && !slot.usage) {
+        slot.early.push(chunk);
+        if (slot.early.length > EARLY_LIMIT) slot.early = undefined;
+      }
+    },
+    end(how) {
+      if (slot.ended) return;
+      slot.ended = how;
+      slot.observer?.onEnd(how);
+    },
+    register(body) {
+      slots.set(body, slot);
+    },
+  };
+}
+
 /**
  * A body that hands on `first` (already read) and then the rest of `reader`, observable with
  * `observeBody`. `usage` carries over what the source's maker registered with `markStreamUsage`.
@@ -49,22 +87,9 @@ export function observableBody(
   first: ReadableStreamReadResult<Uint8Array>,
   usage?: StreamUsage,
 ): ReadableStream<Uint8Array> {
-  const slot: Slot = { early: [], usage };
-  const passed = (chunk: Uint8Array) => {
-    if (slot.observer) {
-      if (!slot.usage) slot.observer.onChunk?.(chunk);
-    } else if (slot.early) {
-      slot.early.push(chunk);
-      if (slot.early.length > EARLY_LIMIT) slot.early = undefined;
-    }
-  };
-  const end = (how: StreamEnd) => {
-    if (slot.ended) return;
-    slot.ended = how;
-    slot.observer?.onEnd(how);
-  };
-  const body = passThrough(reader, passed, end, first);
-  slots.set(body, slot);
+  const hooks = observedHooks(usage);
+  const body = passThrough(reader, hooks.passed, hooks.end, first);
+  hooks.register(body);
   return body;
 }
 
