@@ -139,6 +139,10 @@ export async function manyStreams(gateway: BenchChild): Promise<{
         });
         active++;
         maxActive = Math.max(maxActive, active);
+        if (r.statusCode !== 200) {
+          const text = (await r.body.text()).slice(0, 300);
+          throw new Error(`a stream through ${gateway.name} answered ${r.statusCode}: ${text}`);
+        }
         let tail = "";
         let count = 0;
         for await (const chunk of r.body) {
