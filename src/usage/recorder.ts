@@ -13,7 +13,7 @@ import type { LedgerAttempt, LedgerRequest, LedgerStore } from "./ledger.js";
 import { observeBody } from "./observed-body.js";
 import { costOf, endpointKind, type Price, type PriceBook } from "./prices.js";
 import { SseScanner, type StreamEnd, sseTap } from "./sse-tap.js";
-import { NO_USAGE, StreamUsage, type Usage, usageFrom, usageFromHeaders } from "./usage.js";
+import { messageEnd, NO_USAGE, StreamUsage, type Usage, usageFrom, usageFromHeaders } from "./usage.js";
 
 const decoder = new TextDecoder();
 
@@ -242,15 +242,26 @@ export class UsageRecorder {
     // A whole answer the transport kept the bytes of is read without consuming it: the caller gets
     // the same Response. Any other is read here and handed on as a new one.
     const whole = wholeBodyOf(response);
-    const text = whole ? decoder.decode(whole) : await response.text();
+    const text = whole ? undefined : await response.text();
     let usage = usageFromHeaders(response.headers);
     let stopReason: string | null = null;
-    try {
-      const message = JSON.parse(text) as { usage?: unknown; stop_reason?: string };
-      usage ??= { ...NO_USAGE, ...usageFrom(message.usage) };
-      stopReason = message.stop_reason ?? null;
-    } catch {
-      // not a Message: no usage to take
+    // The stop reason (and usage, when the headers do not give it) from the answer's last members;
+    // the whole answer is parsed only when they do not say.
+    const end = messageEnd(whole ?? text!);
+    if (end && (usage || end.usage)) {
+      usage ??= { ...NO_USAGE, ...end.usage };
+      stopReason = end.stopReason;
+    } else {
+      try {
+        const message = JSON.parse(text ?? decoder.decode(whole)) as {
+          usage?: unknown;
+          stop_reason?: string;
+        };
+        usage ??= { ...NO_USAGE, ...usageFrom(message.usage) };
+        stopReason = message.stop_reason ?? null;
+      } catch {
+        // not a Message: no usage to take
+      }
     }
     this.write(ctx, response, {
       usage: usage ?? NO_USAGE,
@@ -259,7 +270,7 @@ export class UsageRecorder {
       partial: false,
       firstByteMs,
     });
-    return whole ? response : new Response(text, { status: response.status, headers: response.headers });
+    return whole ? response : new Response(text!, { status: response.status, headers: response.headers });
   }
 
   /**

@@ -90,3 +90,71 @@ export function usageFromHeaders(headers: Headers): Usage | undefined {
     cacheReadTokens: Number(headers.get("x-amzn-bedrock-cache-read-input-token-count") ?? 0),
   };
 }
+
+/** What the end of a Message's JSON says: its `stop_reason`, and its `usage` when that comes after. */
+export interface MessageEnd {
+  stopReason: string | null;
+  /** Undefined when `usage` is not among the members after `stop_reason`. */
+  usage?: Partial<Usage>;
+}
+
+const STOP_REASON_KEY = '"stop_reason":';
+const STOP_REASON_KEY_BYTES = Buffer.from(STOP_REASON_KEY);
+const tailDecoder = new TextDecoder();
+
+/**
+ * The top-level `stop_reason` and `usage` of a Message's JSON, from its last members alone: the
+ * text from the last `"stop_reason":` key to the end, parsed as an object, is the root's members
+ * from that key on (Messages end `…"stop_reason":…,"stop_sequence":…,"usage":{…}}`). Undefined
+ * when that does not hold, and the caller parses the whole answer:
+ * - the key's opening quote follows `{` or `,` (with only whitespace between), so it is not an
+ *   escaped quote inside a string (one inside a string is always preceded by a backslash);
+ * - `{` + the tail parses: a key of a nested object would leave its parents' closing brackets after
+ *   the object, which JSON.parse refuses, so the key is the root's (of a valid document; an answer
+ *   that is not valid JSON and still ends like a Message is read as one).
+ * Members after the key hold the same values as in a whole parse (the last of a duplicated key
+ * wins both ways). Measured in a micro-benchmark: parsing a 20 KB answer whole cost about 25 us,
+ * its tail about 1.5 us (0.5 KB: 2 us and 1.5 us); `npm run bench -- ledger` keeps a 20 KB row
+ * ("UsageRecorder.finish(), JSON answer of 20 KB") beside the 0.5 KB one to show it.
+ */
+export function messageEnd(json: Uint8Array | string): MessageEnd | undefined {
+  let tail: string;
+  let before: number;
+  let at: number;
+  if (typeof json === "string") {
+    at = json.lastIndexOf(STOP_REASON_KEY);
+    if (at < 0) return undefined;
+    before = lastNonSpace(json, at);
+    tail = json.slice(at);
+  } else {
+    const bytes = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+    at = bytes.lastIndexOf(STOP_REASON_KEY_BYTES);
+    if (at < 0) return undefined;
+    let i = at - 1;
+    while (i >= 0 && isSpace(bytes[i]!)) i--;
+    before = i < 0 ? -1 : bytes[i]!;
+    tail = tailDecoder.decode(json.subarray(at));
+  }
+  if (before !== 0x7b && before !== 0x2c) return undefined; // { or ,
+  let members: { stop_reason?: unknown; usage?: unknown };
+  try {
+    members = JSON.parse(`{${tail}`) as typeof members;
+  } catch {
+    return undefined;
+  }
+  return {
+    stopReason: (members.stop_reason as string | null | undefined) ?? null,
+    usage: "usage" in members ? usageFrom(members.usage) : undefined,
+  };
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** The code of the last non-whitespace character before `end`, or -1. */
+function lastNonSpace(text: string, end: number): number {
+  let i = end - 1;
+  while (i >= 0 && isSpace(text.charCodeAt(i))) i--;
+  return i < 0 ? -1 : text.charCodeAt(i);
+}
