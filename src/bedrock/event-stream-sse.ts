@@ -131,8 +131,8 @@ function chunkJson(frame: Frame): string | undefined {
     const from = at + BYTES_MEMBER.length;
     const to = bytes.indexOf(QUOTE, from);
     if (to >= 0 && to < payloadEnd) {
-      const escape = bytes.indexOf(BACKSLASH, from);
-      if (escape < 0 || escape > to) {
+      const backslash = bytes.indexOf(BACKSLASH, from);
+      if (backslash < 0 || backslash > to) {
         return Buffer.from(bytes.toString("latin1", from, to), "base64").toString("utf8");
       }
     }
