@@ -5,10 +5,10 @@ import Database from "better-sqlite3";
 import { createClient } from "../src/client.js";
 import { shippedCatalog } from "../src/models/catalog.js";
 import type { AttemptRecord } from "../src/transport/resilient.js";
+import { asSourceStream, peekFirstChunk } from "../src/transport/source-stream.js";
 import { createTarget } from "../src/transport/target.js";
 import { wholeResponse } from "../src/transport/upstream.js";
 import type { LedgerAttempt, LedgerRequest, UsageQuery } from "../src/usage/ledger.js";
-import { observableBody } from "../src/usage/observed-body.js";
 import { PriceBook, shippedPrices } from "../src/usage/prices.js";
 import { timeOrderedId, UsageRecorder } from "../src/usage/recorder.js";
 import { requestRowParams, SqliteLedger } from "../src/usage/sqlite-ledger.js";
@@ -257,9 +257,9 @@ function jsonAnswer(body: Uint8Array): Response {
 }
 
 /**
- * The SSE answer. `observable`: as the transport hands a stream on (its body re-wrapped once to peek
- * at the first event, with the ledger on or off: `observableBody`), which the recorder watches in
- * place; else a plain body, which the recorder wraps in a tap.
+ * The SSE answer. `observable`: as the transport hands a stream on (a source stream, peeked at for
+ * its first event, with the ledger on or off), which the recorder watches in place; else a plain
+ * body, which the recorder wraps in a tap.
  */
 async function sseAnswer(observable: boolean): Promise<Response> {
   let i = 0;
@@ -271,8 +271,8 @@ async function sseAnswer(observable: boolean): Promise<Response> {
     },
   });
   if (observable) {
-    const reader = body.getReader();
-    body = observableBody(reader, await reader.read());
+    body = asSourceStream(body);
+    await peekFirstChunk(body);
   }
   return new Response(body, {
     status: 200,

@@ -9,7 +9,6 @@ import { anthropicTypeForAws, describeAwsError } from "./errors.js";
 import { EventStreamReader, type Frame } from "./event-stream-reader.js";
 import { BEDROCK_EXCEPTION_STATUS, isBedrockExceptionName } from "./exceptions.js";
 
-const encoder = new TextEncoder();
 /** The events an observer is told of, parsed. */
 const USAGE_EVENTS = new Set(["message_start", "message_delta", "message_stop"]);
 
@@ -153,21 +152,4 @@ function leadingType(json: string): string | undefined {
   const type = json.slice(TYPE_PREFIX.length, end);
   // An escaped quote inside the type: leave it to the parser.
   return type.includes("\\") ? undefined : type;
-}
-
-/** The conversion as a TransformStream, for bodies that are only web streams. */
-export function eventStreamToSse(
-  requestId?: string,
-  observer?: StreamObserver,
-): TransformStream<Uint8Array, Uint8Array> {
-  const converter = new EventStreamToSse(requestId, observer);
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      const out = converter.push(chunk);
-      if (out) controller.enqueue(encoder.encode(out));
-    },
-    flush() {
-      converter.end();
-    },
-  });
 }

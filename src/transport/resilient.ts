@@ -12,7 +12,6 @@ import { limitFor, RETRY_DEFAULTS, type ResiliencePolicy } from "../resilience/p
 import { RateLimitedError, RateLimiterRegistry, type Reservation } from "../resilience/rate-limiter.js";
 import { retryAfterMs } from "../resilience/retry-after.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
-import { observableBody, streamUsageOf } from "../usage/observed-body.js";
 import { errorResponse } from "./responses.js";
 import { peekFirstChunk } from "./source-stream.js";
 import type { Target } from "./target.js";
@@ -113,39 +112,25 @@ function withAttempts(response: Response, records: AttemptRecord[]): Response {
 }
 
 /**
- * For a stream answered 200, reads until its first chunk: an SSE `error` there (an exception frame
- * before any event) is still retryable. Returns the outcome and a response that replays the chunk
- * (its body observable by the ledger: `observeBody`).
+ * For a stream answered 200, the status its first chunk stands for when that chunk is an SSE
+ * `error` (an exception frame before any event is still retryable). Every stream the transport
+ * hands on is a source stream: it is peeked at, not read, so the same Response goes on and the
+ * ledger watches the same stream.
  */
-async function firstEvent(response: Response): Promise<{ response: Response; errorStatus?: number }> {
-  if (!response.body) return { response };
-  let replay = response;
-  let first: Uint8Array | undefined;
-  // The transport's own streams can be peeked at: the same stream and Response go on.
+async function firstEventErrorStatus(response: Response): Promise<number | undefined> {
   const peeked = peekFirstChunk(response.body);
-  if (peeked) {
-    first = await peeked;
-  } else {
-    const usage = streamUsageOf(response.body);
-    const reader = response.body.getReader();
-    const read = await reader.read();
-    first = read.value;
-    // Replays the first chunk, then the rest; the ledger watches this same stream (no layer of its own).
-    const rest = observableBody(reader, read, usage);
-    replay = new Response(rest, { status: response.status, headers: response.headers });
-  }
+  if (!peeked) return undefined;
+  const first = await peeked;
   const text = first ? new TextDecoder().decode(first.subarray(0, 512)) : "";
-  if (!text.startsWith("event: error")) return { response: replay };
+  if (!text.startsWith("event: error")) return undefined;
   const type = /"type":"error","error":\{"type":"(\w+)"/.exec(text)?.[1];
-  const status =
-    type === "rate_limit_error"
-      ? 429
-      : type === "overloaded_error"
-        ? 529
-        : type === "invalid_request_error"
-          ? 400
-          : 500;
-  return { response: replay, errorStatus: status };
+  return type === "rate_limit_error"
+    ? 429
+    : type === "overloaded_error"
+      ? 529
+      : type === "invalid_request_error"
+        ? 400
+        : 500;
 }
 
 /** Tokens a JSON answer used, from the token-count headers the transport passes on (InvokeModel's). */
@@ -254,9 +239,8 @@ export async function runAttempts(state: ResilienceState, plan: AttemptPlan): Pr
       let outcome = outcomeOf(response);
       if (plan.stream && response.ok) {
         try {
-          const peeked = await firstEvent(response);
-          response = peeked.response;
-          if (peeked.errorStatus !== undefined) outcome = { status: peeked.errorStatus };
+          const errorStatus = await firstEventErrorStatus(response);
+          if (errorStatus !== undefined) outcome = { status: errorStatus };
         } catch (error) {
           // The stream broke (or the caller aborted) before its first event.
           reservation?.release();

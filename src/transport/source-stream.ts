@@ -12,7 +12,8 @@
  * itself (`takeNodeStream`) to make a stream of its own over it. Backpressure is the reader's: the
  * Node stream is paused while a chunk waits unread.
  */
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { observedHooks } from "../usage/observed-body.js";
 import type { StreamEnd } from "../usage/sse-tap.js";
 import type { StreamUsage } from "../usage/usage.js";
@@ -194,6 +195,24 @@ export function peekFirstChunk(
     source.waiting ??= [];
     source.waiting.push({ resolve, reject });
   });
+}
+
+/**
+ * `body` as a source stream: itself when it is one (the upstream client's), else a source stream
+ * over it (a body from a custom upstream client), so that every stream the transport hands on can
+ * be peeked at and observed the same way.
+ */
+export function asSourceStream(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  return sources.has(body) ? body : sourceStream(Readable.fromWeb(body as NodeReadableStream<Uint8Array>));
+}
+
+/**
+ * The Node stream under `body` for a caller that makes its own source stream over it (the
+ * event-stream converter): the upstream client's own Node stream when nothing has read or peeked
+ * the body yet (the web body is then unusable), else a Node stream over the web body.
+ */
+export function nodeStreamOf(body: ReadableStream<Uint8Array>): Readable {
+  return takeNodeStream(body) ?? Readable.fromWeb(body as NodeReadableStream<Uint8Array>);
 }
 
 /**

@@ -9,14 +9,13 @@
 
 import { setTimeout as delay } from "node:timers/promises";
 import { anthropicTypeForAws } from "../bedrock/errors.js";
-import { EventStreamToSse, eventStreamToSse, type StreamObserver } from "../bedrock/event-stream-sse.js";
+import { EventStreamToSse, type StreamObserver } from "../bedrock/event-stream-sse.js";
 import { BEDROCK_EXCEPTION_STATUS, isBedrockExceptionName } from "../bedrock/exceptions.js";
 import { type ModelCatalog, shippedCatalog } from "../models/catalog.js";
 import { ModelDiscovery } from "../models/discovery.js";
 import { availableNames, ModelResolutionError, type ResolvedModel, resolveModel } from "../models/resolve.js";
 import { type ResiliencePolicy, TOTAL_TIMEOUT_DEFAULT_MS } from "../resilience/policy.js";
 import { BudgetExceededError, type BudgetReservation, type BudgetTracker } from "../usage/budgets.js";
-import { markStreamUsage } from "../usage/observed-body.js";
 import { KEY_HEADER, type RequestContext, TAG_HEADER, type UsageRecorder } from "../usage/recorder.js";
 import { StreamUsage } from "../usage/usage.js";
 import { authorize, CredentialsError } from "./auth.js";
@@ -24,7 +23,7 @@ import { BadRequest, betasOf, type IncomingCall, readCall } from "./call.js";
 import { type AdaptContext, CompatError, CompatPolicy, shippedCompatRules } from "./compat.js";
 import { type AttemptRecord, healthOf, limitersFor, type ResilienceState, runAttempts } from "./resilient.js";
 import { adaptBedrockError, errorMessageOf, errorResponse, jsonResponse } from "./responses.js";
-import { sourceStream, takeNodeStream } from "./source-stream.js";
+import { asSourceStream, nodeStreamOf, sourceStream } from "./source-stream.js";
 import type { Target } from "./target.js";
 import {
   createUpstreamFetch,
@@ -149,7 +148,7 @@ function passSuccess(upstream: Response, contentType: string, extra: Record<stri
   if (requestId) headers["request-id"] = requestId;
   const whole = wholeBodyOf(upstream);
   if (whole) return wholeResponse(whole, { status: upstream.status, headers });
-  return new Response(upstream.body, { status: upstream.status, headers });
+  return new Response(upstream.body && asSourceStream(upstream.body), { status: upstream.status, headers });
 }
 
 interface Prepared {
@@ -279,8 +278,9 @@ async function messages(ctx: Context, target: Target, call: IncomingCall): Promi
   }
   let upstream = await send(ctx, target, call, prepared);
   if (target.provider === "anthropic") {
-    if (upstream.body && prepared.stream) withAnthropicPing.add(upstream.body);
-    return passSuccess(upstream, upstream.headers.get("content-type") ?? "application/json", extra);
+    const passed = passSuccess(upstream, upstream.headers.get("content-type") ?? "application/json", extra);
+    if (passed.body && prepared.stream) withAnthropicPing.add(passed.body);
+    return passed;
   }
   if (upstream.status === 400) {
     const text = await upstream.text();
@@ -295,16 +295,11 @@ async function messages(ctx: Context, target: Target, call: IncomingCall): Promi
     // them from here instead of parsing the SSE it writes.
     const usage = ctx.observeUsage ? new StreamUsage() : undefined;
     const observer = usage && usageObserver(usage);
-    // The conversion runs inside the one stream made over the upstream's Node stream; a body that
-    // is only a web stream (a custom upstream client) is piped through it instead.
-    const node = takeNodeStream(upstream.body);
-    let sse: ReadableStream<Uint8Array>;
-    if (node) {
-      sse = sourceStream(node, { convert: new EventStreamToSse(requestIdOf(upstream), observer), usage });
-    } else {
-      sse = upstream.body!.pipeThrough(eventStreamToSse(requestIdOf(upstream), observer));
-      if (usage) markStreamUsage(sse, usage);
-    }
+    // The conversion runs inside the one stream made over the upstream's Node stream.
+    const sse = sourceStream(nodeStreamOf(upstream.body!), {
+      convert: new EventStreamToSse(requestIdOf(upstream), observer),
+      usage,
+    });
     withAnthropicPing.add(sse);
     const headers: Record<string, string> = { "content-type": "text/event-stream", ...extra };
     const requestId = requestIdOf(upstream);

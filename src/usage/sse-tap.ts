@@ -113,14 +113,13 @@ export function sseTap(
 }
 
 /**
- * A stream that hands on `first` (already read, when given) and then the rest of `reader`, `passed`
- * seeing each chunk first, and `end` told how it ended (before the reader sees the end).
+ * A stream that hands on `reader`'s chunks, `passed` seeing each first, and `end` told how it ended
+ * (before the reader sees the end).
  */
-export function passThrough(
+function passThrough(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   passed: (chunk: Uint8Array) => void,
   end: (how: StreamEnd) => void,
-  first?: ReadableStreamReadResult<Uint8Array>,
 ): ReadableStream<Uint8Array> {
   const handOn = (
     result: ReadableStreamReadResult<Uint8Array>,
@@ -135,9 +134,6 @@ export function passThrough(
     }
   };
   return new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (first) handOn(first, controller);
-    },
     // A promise chain rather than an async function: one promise fewer per chunk.
     pull(controller) {
       return reader.read().then(

@@ -4,7 +4,12 @@
  * through `createClient()`, or the gateway through a base URL).
  */
 import type Anthropic from "@anthropic-ai/sdk";
-import type { Message, MessageCreateParamsNonStreaming, Tool } from "@anthropic-ai/sdk/resources/messages";
+import type {
+  Message,
+  MessageCreateParamsNonStreaming,
+  MessageParam,
+  Tool,
+} from "@anthropic-ai/sdk/resources/messages";
 import { expect } from "vitest";
 
 /** The model the user code asks for. */
@@ -30,6 +35,22 @@ export const WEATHER_TOOL: Tool = {
 export function getWeather(input: unknown): string {
   const city = (input as { city?: unknown }).city;
   return `18 degrees and sunny in ${String(city)}`;
+}
+
+/** The conversation after a tool call: the question, the model's turn, and the tool's result. */
+function withToolResult(
+  question: MessageParam,
+  first: Message,
+  toolUse: { id: string; input: unknown },
+): MessageParam[] {
+  return [
+    question,
+    { role: "assistant", content: first.content },
+    {
+      role: "user",
+      content: [{ type: "tool_result", tool_use_id: toolUse.id, content: getWeather(toolUse.input) }],
+    },
+  ];
 }
 
 /** Create, stream, and a tool use round trip: what most applications do. */
@@ -63,14 +84,7 @@ export async function userCode(client: Anthropic) {
     model: MODEL,
     max_tokens: 512,
     tools: [WEATHER_TOOL],
-    messages: [
-      question,
-      { role: "assistant", content: first.content },
-      {
-        role: "user",
-        content: [{ type: "tool_result", tool_use_id: toolUse.id, content: getWeather(toolUse.input) }],
-      },
-    ],
+    messages: withToolResult(question, first, toolUse),
   });
 
   return {
@@ -125,14 +139,7 @@ export async function toolRoundTrip(client: Anthropic): Promise<void> {
   const second = await client.messages.create(
     ask({
       tools: [WEATHER_TOOL],
-      messages: [
-        question,
-        { role: "assistant", content: first.content },
-        {
-          role: "user",
-          content: [{ type: "tool_result", tool_use_id: toolUse.id, content: getWeather(toolUse.input) }],
-        },
-      ],
+      messages: withToolResult(question, first, toolUse),
     }),
   );
   expect(second.stop_reason).toBe("end_turn");
