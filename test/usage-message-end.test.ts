@@ -4,7 +4,7 @@
  * (so the recorder parses the whole) whenever the last `"stop_reason":` is not the root's key.
  */
 import { describe, expect, it } from "vitest";
-import { messageEnd, NO_USAGE, usageFrom } from "../src/usage/usage.js";
+import { messageEnd, NO_USAGE, stopReasonAtEnd, usageFrom } from "../src/usage/usage.js";
 import { seededRandom } from "../src/util/random.js";
 
 /** What the recorder took from a whole parse before: the reference. */
@@ -17,10 +17,23 @@ function whole(text: string): { stopReason: unknown; usage: unknown } | undefine
   }
 }
 
+/** Counts of documents `stopReasonAtEnd` answered, and declined where `messageEnd` answered. */
+const inPlace = { answered: 0, declined: 0 };
+
 function check(text: string): ReturnType<typeof messageEnd> {
   const fromText = messageEnd(text);
-  const fromBytes = messageEnd(new TextEncoder().encode(text));
+  const bytes = new TextEncoder().encode(text);
+  const fromBytes = messageEnd(bytes);
   expect(fromBytes).toEqual(fromText);
+  // The in-place reader: wherever it answers, the whole parse agrees, and so does messageEnd.
+  const stop = stopReasonAtEnd(bytes);
+  if (stop) {
+    inPlace.answered++;
+    expect(stop.stopReason).toEqual(whole(text)!.stopReason);
+    expect(fromText?.stopReason).toEqual(stop.stopReason);
+  } else if (fromText) {
+    inPlace.declined++;
+  }
   if (fromText) {
     const reference = whole(text);
     expect(reference).toBeDefined();
@@ -117,5 +130,27 @@ describe("messageEnd: a Message's stop reason and usage from its end", () => {
     // Both ways were taken.
     expect(answered).toBeGreaterThan(300);
     expect(answered).toBeLessThan(3_000);
+    // The in-place reader answered most of what messageEnd did (it declines escapes and non-ASCII).
+    expect(inPlace.answered).toBeGreaterThan(200);
+  });
+
+  it("reads the stop reason in place from a Message's bytes, and declines what it cannot read plainly", () => {
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    expect(stopReasonAtEnd(bytes(message([{ type: "text", text: '"stop_reason":"x"' }])))).toEqual({
+      stopReason: "end_turn",
+    });
+    expect(stopReasonAtEnd(bytes(message([], { stop_reason: null })))).toEqual({ stopReason: null });
+    expect(stopReasonAtEnd(bytes(`${message([], { stop_reason: "max_tokens" })}\n`))).toEqual({
+      stopReason: "max_tokens",
+    });
+    // An escape or a non-ASCII byte in the value, a value that is not a string or null: declined.
+    expect(stopReasonAtEnd(bytes(`{"stop_reason":"end\\u005fturn"}`))).toBeUndefined();
+    expect(stopReasonAtEnd(bytes(`{"stop_reason":"é"}`))).toBeUndefined();
+    expect(stopReasonAtEnd(bytes(`{"stop_reason":3}`))).toBeUndefined();
+    // Nested (the holding object is not the document's last), or cut short.
+    expect(stopReasonAtEnd(bytes(`{"content":[{"stop_reason":"fake"}]}`))).toBeUndefined();
+    expect(stopReasonAtEnd(bytes(`{"a":{"stop_reason":"fake","b":"}"}}`))).toBeUndefined();
+    expect(stopReasonAtEnd(bytes(`{"stop_reason":"end_turn","usage":{"input_tokens":1`))).toBeUndefined();
+    expect(stopReasonAtEnd(bytes(`{"stop_reason":"end_turn"} trailing`))).toBeUndefined();
   });
 });

@@ -28,9 +28,9 @@ import type { Target } from "./target.js";
 import {
   createUpstreamFetch,
   dispatcherFor,
+  madeResponse,
   type UpstreamFetch,
   wholeBodyOf,
-  wholeResponse,
 } from "./upstream.js";
 
 /** What InvokeModel wants in `anthropic_version` unless the caller set one. */
@@ -146,9 +146,8 @@ function passSuccess(upstream: Response, contentType: string, extra: Record<stri
   const headers: Record<string, string> = { ...keptHeaders(upstream), "content-type": contentType, ...extra };
   const requestId = requestIdOf(upstream);
   if (requestId) headers["request-id"] = requestId;
-  const whole = wholeBodyOf(upstream);
-  if (whole) return wholeResponse(whole, { status: upstream.status, headers });
-  return new Response(upstream.body && asSourceStream(upstream.body), { status: upstream.status, headers });
+  const body = wholeBodyOf(upstream) ?? (upstream.body && asSourceStream(upstream.body));
+  return madeResponse(body, upstream.status, headers);
 }
 
 interface Prepared {
@@ -304,7 +303,7 @@ async function messages(ctx: Context, target: Target, call: IncomingCall): Promi
     const headers: Record<string, string> = { "content-type": "text/event-stream", ...extra };
     const requestId = requestIdOf(upstream);
     if (requestId) headers["request-id"] = requestId;
-    return new Response(sse, { status: 200, headers });
+    return madeResponse(sse, 200, headers);
   }
   return passSuccess(upstream, prepared.stream ? "text/event-stream" : "application/json", extra);
 }

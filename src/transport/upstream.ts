@@ -82,6 +82,34 @@ export function wholeBodyOf(response: Response): Uint8Array | undefined {
   return response.bodyUsed ? undefined : wholeBodies.get(response);
 }
 
+/**
+ * The plain header records (lower-case names) the transport made its answers from. The ledger
+ * reads an answer's usage headers, model and request id from here rather than through `Headers`
+ * (each `get` normalises and searches the name; measured end to end, the recorder's header reads
+ * were a few microseconds a request). Only what was set when the answer was made is here.
+ */
+const madeHeaders = new WeakMap<Response, Record<string, string>>();
+
+/** A Response the transport makes from a plain header record, remembered for `headerOf`. */
+export function madeResponse(
+  body: Uint8Array | ReadableStream<Uint8Array> | null,
+  status: number,
+  headers: Record<string, string>,
+): Response {
+  const response =
+    body instanceof Uint8Array
+      ? wholeResponse(body, { status, headers })
+      : new Response(body, { status, headers });
+  madeHeaders.set(response, headers);
+  return response;
+}
+
+/** A header the transport set when it made `response` (by its lower-case name), else from its Headers. */
+export function headerOf(response: Response, name: string): string | null {
+  const made = madeHeaders.get(response);
+  return made ? (made[name] ?? null) : response.headers.get(name);
+}
+
 export function createUpstreamFetch(dispatcher: Dispatcher = dispatcherFor()): UpstreamFetch {
   return async (url, init) => {
     const target = new URL(url);

@@ -8,12 +8,21 @@ import type { ModelCatalog, ModelEntry } from "../models/catalog.js";
 import { findModel } from "../models/resolve.js";
 import type { AttemptRecord } from "../transport/resilient.js";
 import type { Target } from "../transport/target.js";
-import { wholeBodyOf } from "../transport/upstream.js";
+import { headerOf, wholeBodyOf } from "../transport/upstream.js";
 import type { LedgerAttempt, LedgerRequest, LedgerStore } from "./ledger.js";
 import { observeBody } from "./observed-body.js";
 import { costOf, endpointKind, type Price, type PriceBook } from "./prices.js";
 import { SseScanner, type StreamEnd, sseTap } from "./sse-tap.js";
-import { messageEnd, NO_USAGE, StreamUsage, type Usage, usageFrom, usageFromHeaders } from "./usage.js";
+import {
+  type MessageEnd,
+  messageEnd,
+  NO_USAGE,
+  StreamUsage,
+  stopReasonAtEnd,
+  type Usage,
+  usageFrom,
+  usageFromHeaders,
+} from "./usage.js";
 
 const decoder = new TextDecoder();
 
@@ -154,7 +163,7 @@ export class UsageRecorder {
     }
     served ??= attemptsMade[attemptsMade.length - 1];
     const target = ctx.chain.find((t) => t.name === served?.target) ?? ctx.chain[0]!;
-    const modelResolved = response?.headers.get("x-bedrock-claude-model") ?? null;
+    const modelResolved = response ? headerOf(response, "x-bedrock-claude-model") : null;
     const pricing = this.pricing(target, modelResolved ?? ctx.modelRequested, modelResolved);
     const usage = outcome.usage;
     const costUsd =
@@ -190,7 +199,7 @@ export class UsageRecorder {
       modelRequested: ctx.modelRequested,
       modelResolved,
       anthropicName: pricing.entry?.anthropicName ?? null,
-      upstreamRequestId: response?.headers.get("request-id") ?? null,
+      upstreamRequestId: response ? headerOf(response, "request-id") : null,
       key: ctx.headers.get(KEY_HEADER) ?? null,
       tag: this.tagOf(ctx.headers),
       status: response?.status ?? 0,
@@ -236,18 +245,20 @@ export class UsageRecorder {
       });
       return response;
     }
-    if (response.body && (response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+    if (response.body && (headerOf(response, "content-type") ?? "").includes("text/event-stream")) {
       return this.finishStream(ctx, response, firstByteMs);
     }
     // A whole answer the transport kept the bytes of is read without consuming it: the caller gets
     // the same Response. Any other is read here and handed on as a new one.
     const whole = wholeBodyOf(response);
     const text = whole ? undefined : await response.text();
-    let usage = usageFromHeaders(response.headers);
+    let usage = usageFromHeaders((name) => headerOf(response, name));
     let stopReason: string | null = null;
-    // The stop reason (and usage, when the headers do not give it) from the answer's last members;
-    // the whole answer is parsed only when they do not say.
-    const end = messageEnd(whole ?? text!);
+    // With the usage from the headers, only the stop reason is needed: read in place.
+    const stop = usage && whole ? stopReasonAtEnd(whole) : undefined;
+    // Else the stop reason (and usage, when the headers do not give it) from the answer's last
+    // members; the whole answer is parsed only when they do not say.
+    const end: MessageEnd | undefined = stop ?? messageEnd(whole ?? text!);
     if (end && (usage || end.usage)) {
       usage ??= { ...NO_USAGE, ...end.usage };
       stopReason = end.stopReason;

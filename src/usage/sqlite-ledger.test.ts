@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -223,6 +223,111 @@ describe("SqliteLedger reports", () => {
     upgraded.record({ ...all[0]!, id: "after-upgrade", time: START + 5 * DAY });
     expect(upgraded.report({})[0]!.requests).toBe(all.length + 1);
     upgraded.close();
+  });
+
+  it("keeps the hourly rollup equal to the sums of its raw rows, on every write path", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    const file = path.join(dir, "ledger.db");
+    const all = records(900);
+    // Journaled and batched; one transaction per record (no journal); recovered from a dead process's journal.
+    const batched = new SqliteLedger(file, { flushMs: 60_000 });
+    for (const r of all.slice(0, 400)) batched.record(r);
+    batched.close();
+    const direct = new SqliteLedger(file, { journal: false });
+    for (const r of all.slice(400, 600)) direct.record(r);
+    direct.close();
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    writeFileSync(
+      `${file}.journal-${os.hostname().replace(/[^\w.]/g, "_")}-${dead}-rollup.jsonl`,
+      all
+        .slice(600)
+        .map((r) => `${JSON.stringify(rowValues(r))}\n`)
+        .join(""),
+    );
+    new SqliteLedger(file).close();
+
+    const db = new Database(file, { readonly: true });
+    const order = "ORDER BY hour, provider, region, model, key, tag";
+    // The sums as migration 3 defines them, computed here from the raw rows.
+    const expected = db
+      .prepare(
+        `SELECT time / 3600000 AS hour, provider, region, COALESCE(anthropic_name, model_resolved, model_requested) AS model,
+           COALESCE(key, '') AS key, COALESCE(tag, '') AS tag, COUNT(*) AS requests,
+           SUM(status >= 400 OR status = 0) AS errors, SUM(input_tokens) AS input_tokens,
+           SUM(output_tokens) AS output_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
+           SUM(cache_read_tokens) AS cache_read_tokens, TOTAL(cost_usd) AS cost_usd,
+           SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0) AS unpriced,
+           SUM(stop_reason IS 'max_tokens') AS max_tokens_stops, SUM(attempts - 1) AS retries,
+           SUM(failover) AS failovers
+         FROM requests GROUP BY 1, 2, 3, 4, 5, 6 ${order}`,
+      )
+      .all() as Record<string, number | string>[];
+    const rollup = db.prepare(`SELECT * FROM usage_hourly ${order}`).all() as Record<
+      string,
+      number | string
+    >[];
+    db.close();
+    expect(expected.reduce((n, r) => n + Number(r.requests), 0)).toBe(all.length);
+    expect(rollup).toHaveLength(expected.length);
+    for (const [i, row] of rollup.entries()) {
+      const want = expected[i]!;
+      expect({ ...row, cost_usd: 0 }).toEqual({ ...want, cost_usd: 0 });
+      expect(row.cost_usd as number).toBeCloseTo(want.cost_usd as number, 9);
+    }
+  });
+
+  it("migrates a version-4 ledger to 5: the rollup trigger is gone, and each record is rolled up once", () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "ledger-")), "ledger.db");
+    const v4 = new Database(file);
+    for (const sql of MIGRATIONS.slice(0, 4)) v4.exec(sql);
+    v4.pragma("user_version = 4");
+    const all = records(200);
+    const insert = v4.prepare(`INSERT INTO requests VALUES (${new Array(27).fill("?").join(", ")})`);
+    // Rolled up by version 4's trigger.
+    v4.transaction(() => {
+      for (const r of all.slice(0, 100)) insert.run(rowValues(r).map((v) => (Array.isArray(v) ? "[]" : v)));
+    })();
+    v4.close();
+    const upgraded = new SqliteLedger(file);
+    for (const r of all.slice(100)) upgraded.record(r);
+    const totals = upgraded.report({})[0]!;
+    expect(totals.requests).toBe(200);
+    expect(totals.inputTokens).toBe(all.reduce((n, r) => n + r.inputTokens, 0));
+    upgraded.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all()).toEqual([]);
+    expect((check.prepare("SELECT SUM(requests) AS n FROM usage_hourly").get() as { n: number }).n).toBe(200);
+    check.close();
+  });
+
+  it("moves a full batch in at the next turn without waiting for its time, and empties a journal that has grown", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    const file = path.join(dir, "ledger.db");
+    const writer = new SqliteLedger(file, { flushMs: 60_000 });
+    const raw = new Database(file, { readonly: true });
+    const count = () => (raw.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n;
+    const journalBytes = () =>
+      readdirSync(dir)
+        .filter((n) => n.includes(".journal-"))
+        .reduce((n, name) => n + statSync(path.join(dir, name)).size, 0);
+    const all = records(3000).map((r, i) => ({ ...r, id: `big${i}`, upstreamRequestId: "x".repeat(300) }));
+    for (const r of all.slice(0, 999)) writer.record(r);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(count()).toBe(0);
+    writer.record(all[999]!);
+    // Not yet: the batch goes in off the response's path.
+    expect(count()).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(count()).toBe(1000);
+    // About 0.45 MB of journal so far: kept (recovery skips what is already in SQLite).
+    expect(journalBytes()).toBeGreaterThan(400_000);
+    // About 1.35 MB after the next batch: the batch empties it.
+    for (const r of all.slice(1000)) writer.record(r);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(count()).toBe(3000);
+    expect(journalBytes()).toBe(0);
+    writer.close();
+    raw.close();
   });
 
   it("journals records and moves them in: before reads, on close, and from a dead process's journal when opened", () => {

@@ -77,17 +77,17 @@ export class StreamUsage {
   }
 }
 
-/** InvokeModel's token-count headers, when the transport passed them on. */
-export function usageFromHeaders(headers: Headers): Usage | undefined {
-  const input = headers.get("x-amzn-bedrock-input-token-count");
-  const output = headers.get("x-amzn-bedrock-output-token-count");
+/** InvokeModel's token-count headers, when the transport passed them on (`header` reads one by its lower-case name). */
+export function usageFromHeaders(header: (name: string) => string | null): Usage | undefined {
+  const input = header("x-amzn-bedrock-input-token-count");
+  const output = header("x-amzn-bedrock-output-token-count");
   if (input === null || output === null) return undefined;
   return {
     inputTokens: Number(input),
     outputTokens: Number(output),
-    cacheWriteTokens: Number(headers.get("x-amzn-bedrock-cache-write-input-token-count") ?? 0),
+    cacheWriteTokens: Number(header("x-amzn-bedrock-cache-write-input-token-count") ?? 0),
     cacheWrite1hTokens: 0,
-    cacheReadTokens: Number(headers.get("x-amzn-bedrock-cache-read-input-token-count") ?? 0),
+    cacheReadTokens: Number(header("x-amzn-bedrock-cache-read-input-token-count") ?? 0),
   };
 }
 
@@ -146,6 +146,64 @@ export function messageEnd(json: Uint8Array | string): MessageEnd | undefined {
     stopReason: (members.stop_reason as string | null | undefined) ?? null,
     usage: "usage" in members ? usageFrom(members.usage) : undefined,
   };
+}
+
+/**
+ * The root `stop_reason` of a Message's JSON bytes, read in place when the answer's usage is known
+ * already (Bedrock's token-count headers): no decoding, no parse. The same key as `messageEnd`'s
+ * (the last `"stop_reason":`, its quote after `{` or `,`), and its value must be `null` or a plain
+ * ASCII string; the key is the root's when the object holding it closes at the document's end (a
+ * scan of the remaining members, their strings skipped, finds that object's closing brace with only
+ * whitespace after it). Undefined when any of that does not hold: the caller reads it another way.
+ * Why: measured end to end (in a process also running the SDK, undici and SigV4), `messageEnd`'s
+ * decode and tail parse cost about 12 us a JSON answer; this scan about a tenth of that in a
+ * micro-benchmark.
+ */
+export function stopReasonAtEnd(bytes: Uint8Array): { stopReason: string | null } | undefined {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = buffer.lastIndexOf(STOP_REASON_KEY_BYTES);
+  if (at < 0) return undefined;
+  let i = at - 1;
+  while (i >= 0 && isSpace(bytes[i]!)) i--;
+  if (i < 0 || (bytes[i] !== 0x7b && bytes[i] !== 0x2c)) return undefined; // { or ,
+  const length = bytes.length;
+  i = at + STOP_REASON_KEY_BYTES.length;
+  while (i < length && isSpace(bytes[i]!)) i++;
+  let stopReason: string | null;
+  if (bytes[i] === 0x22) {
+    // A plain ASCII string: no escapes, nothing to decode.
+    const start = ++i;
+    while (i < length && bytes[i] !== 0x22) {
+      const c = bytes[i]!;
+      if (c === 0x5c || c >= 0x80 || c < 0x20) return undefined;
+      i++;
+    }
+    if (i >= length) return undefined;
+    stopReason = buffer.toString("latin1", start, i);
+    i++;
+  } else if (bytes[i] === 0x6e && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x6c) {
+    stopReason = null;
+    i += 4;
+  } else {
+    return undefined;
+  }
+  // The rest of the object holding the key, to its closing brace.
+  let depth = 0;
+  for (; i < length; i++) {
+    const c = bytes[i]!;
+    if (c === 0x22) {
+      for (i++; i < length && bytes[i] !== 0x22; i++) if (bytes[i] === 0x5c) i++;
+      if (i >= length) return undefined;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+    } else if (c === 0x7d || c === 0x5d) {
+      if (depth === 0) break;
+      depth--;
+    }
+  }
+  if (i >= length || bytes[i] !== 0x7d) return undefined;
+  for (i++; i < length; i++) if (!isSpace(bytes[i]!)) return undefined;
+  return { stopReason };
 }
 
 function isSpace(c: number): boolean {
