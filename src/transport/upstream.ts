@@ -85,8 +85,8 @@ export function wholeBodyOf(response: Response): Uint8Array | undefined {
 /**
  * The plain header records (lower-case names) the transport made its answers from. The ledger
  * reads an answer's usage headers, model and request id from here rather than through `Headers`
- * (each `get` normalises and searches the name; measured end to end, the recorder's header reads
- * were a few microseconds a request). Only what was set when the answer was made is here.
+ * (each `get` checks, normalises and searches the name; measured in a micro-benchmark: 0.2 us a
+ * `get`, 1.2 us for the four token-count headers). Only what was set when the answer was made is here.
  */
 const madeHeaders = new WeakMap<Response, Record<string, string>>();
 

@@ -66,7 +66,7 @@ export function timeOrderedId(time: number): string {
   idCounter++;
   if (time !== idTime) {
     // In two 24-bit halves: small integers print in hex on V8's fast path, a millisecond time (a
-    // double) on its slow one (measured in a profile: about 3 us an id end to end).
+    // double) on its slow one (in a CPU profile of streams through createClient: about 3 us an id).
     idTime = time;
     idTimeHex = hex(Math.floor(time / 0x1000000), 6) + hex(time % 0x1000000, 6);
   }
