@@ -5,8 +5,10 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../util/random.js";
+import { journalMover } from "./journal-mover.js";
 import type { GroupKey, LedgerRequest } from "./ledger.js";
-import { MIGRATIONS, rowValues, SqliteLedger } from "./sqlite-ledger.js";
+import { rowValues } from "./ledger-rows.js";
+import { MIGRATIONS, SqliteLedger } from "./sqlite-ledger.js";
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 10, 20);
@@ -300,34 +302,93 @@ describe("SqliteLedger reports", () => {
     check.close();
   });
 
-  it("moves a full batch in at the next turn without waiting for its time, and empties a journal that has grown", async () => {
+  it("hands a full batch to the mover thread at the next turn, and replaces a journal past 1 MB, deleted once in", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
     const file = path.join(dir, "ledger.db");
     const writer = new SqliteLedger(file, { flushMs: 60_000 });
     const raw = new Database(file, { readonly: true });
     const count = () => (raw.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n;
-    const journalBytes = () =>
-      readdirSync(dir)
-        .filter((n) => n.includes(".journal-"))
-        .reduce((n, name) => n + statSync(path.join(dir, name)).size, 0);
-    const all = records(3000).map((r, i) => ({ ...r, id: `big${i}`, upstreamRequestId: "x".repeat(300) }));
+    const journals = () => readdirSync(dir).filter((n) => n.includes(".journal-"));
+    const all = records(3001).map((r, i) => ({ ...r, id: `big${i}`, upstreamRequestId: "x".repeat(300) }));
     for (const r of all.slice(0, 999)) writer.record(r);
     await new Promise((resolve) => setImmediate(resolve));
     expect(count()).toBe(0);
     writer.record(all[999]!);
-    // Not yet: the batch goes in off the response's path.
+    // Not yet: the batch goes in off the response's path, and not on its thread.
     expect(count()).toBe(0);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(count()).toBe(1000);
-    // About 0.45 MB of journal so far: kept (recovery skips what is already in SQLite).
-    expect(journalBytes()).toBeGreaterThan(400_000);
-    // About 1.35 MB after the next batch: the batch empties it.
-    for (const r of all.slice(1000)) writer.record(r);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(count()).toBe(3000);
-    expect(journalBytes()).toBe(0);
+    expect(await until(() => count() === 1000)).toBe(true);
+    // About 0.45 MB of journal so far: kept.
+    const [first] = journals();
+    expect(statSync(path.join(dir, first!)).size).toBeGreaterThan(400_000);
+    // About 1.35 MB after the third batch: that batch is the journal's last, and it is deleted once in.
+    for (const r of all.slice(1000, 3000)) writer.record(r);
+    expect(await until(() => count() === 3000 && journals().length === 0)).toBe(true);
+    // The next record starts a new journal.
+    writer.record(all[3000]!);
+    expect(journals()).toHaveLength(1);
+    expect(journals()[0]).not.toBe(first);
+    expect(writer.report({})[0]!.requests).toBe(3001);
     writer.close();
+    expect(journals()).toEqual([]);
     raw.close();
+  });
+
+  it("keeps recording while another connection holds the database locked, and moves the records in once it lets go", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    const file = path.join(dir, "ledger.db");
+    const writer = new SqliteLedger(file, { flushMs: 60_000 });
+    const all = records(2000);
+    const holder = new Database(file);
+    holder.exec("BEGIN IMMEDIATE");
+    const started = Date.now();
+    for (const r of all.slice(0, 1000)) writer.record(r);
+    // The full batch is handed on at this turn; the mover thread waits for the lock, this thread does not.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const r of all.slice(1000)) writer.record(r);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Waiting out the busy timeout (5 s) here would have taken this long at least.
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const count = () => (holder.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n;
+    expect(count()).toBe(0);
+    holder.exec("COMMIT");
+    expect(await until(() => count() === 1000)).toBe(true);
+    // A read here waits for the mover, so it sees all.
+    expect(writer.report({})[0]!.requests).toBe(2000);
+    writer.close();
+    holder.close();
+  });
+
+  it("moves a process's journal in when it exits, on its mover thread or its own", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    const file = path.join(dir, "ledger.db");
+    const child = (wait: number) =>
+      spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "-e",
+          `import { SqliteLedger } from ${JSON.stringify(path.resolve("src/usage/sqlite-ledger.ts"))};
+           const ledger = new SqliteLedger(${JSON.stringify(file)}, { flushMs: 20 });
+           const all = ${JSON.stringify(records(100))};
+           for (const r of all.slice(0, 50)) ledger.record({ ...r, id: r.id + "-${wait}" });
+           setTimeout(() => {
+             for (const r of all.slice(50)) ledger.record({ ...r, id: r.id + "-${wait}" });
+           }, ${wait});`,
+        ],
+        { cwd: path.resolve("."), encoding: "utf8" },
+      );
+    // Exits at once (no mover thread started), and after its batches went to the mover thread.
+    for (const wait of [0, 1_000]) {
+      const run = child(wait);
+      expect(run.status, run.stderr).toBe(0);
+    }
+    expect(readdirSync(dir).filter((n) => n.includes(".journal-"))).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    expect(n("SELECT COUNT(*) AS n FROM requests")).toBe(200);
+    expect(n("SELECT SUM(requests) AS n FROM usage_hourly")).toBe(200);
+    db.close();
   });
 
   it("journals records and moves them in: before reads, on close, and from a dead process's journal when opened", () => {
@@ -370,4 +431,37 @@ describe("SqliteLedger reports", () => {
     next.close();
     raw.close();
   });
+
+  it("survives its mover thread dying: a new one takes what was not done, and each record counts once", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    const file = path.join(dir, "ledger.db");
+    const writer = new SqliteLedger(file, { flushMs: 5 });
+    const all = records(1200);
+    // Six deaths: the first three are replaced by new threads, after that batches go in on this one.
+    for (let round = 0; round < 6; round++) {
+      for (const r of all.slice(round * 200, round * 200 + 200)) writer.record(r);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await journalMover.crash();
+    }
+    expect(journalMover.active).toBe(false);
+    const totals = writer.report({})[0]!;
+    expect(totals.requests).toBe(1200);
+    expect(totals.inputTokens).toBe(all.reduce((n, r) => n + r.inputTokens, 0));
+    writer.close();
+    const db = new Database(file, { readonly: true });
+    const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    expect(n("SELECT COUNT(*) AS n FROM requests")).toBe(1200);
+    expect(n("SELECT SUM(requests) AS n FROM usage_hourly")).toBe(1200);
+    db.close();
+  });
 });
+
+/** Polls `check` until it holds (true) or 10 s pass (false). */
+async function until(check: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}

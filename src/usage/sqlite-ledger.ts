@@ -3,34 +3,34 @@
  * `user_version`.
  *
  * Writes: `record()` appends the record to this process's journal file (one `write`, in the OS's
- * hands once it returns: a process killed with SIGKILL loses nothing) and returns; the journal's
- * records move into SQLite in one transaction per batch, every `flushMs` (500 ms) or 1,000 records
- * off the response path, and before any read. A journal left by a process that died is moved in by the next one to
- * open the ledger. Measured, on the response path: a SQLite commit per record costs about 20 us
- * on a quiet machine (about ten system calls: locks, WAL frames) and two to four times that under
- * load; a journal append, one system call, about a quarter of that (bench/RESULTS.md,
- * "SqliteLedger.record()"). The batch binds the parameters `record()` made with the journal line,
- * without reading the line back. A batch has a fixed cost (the commit's WAL writes, the timer):
- * timed inside a createClient process against the emulator, batches every 50 ms cost about 23 us a
- * record, every 500 ms about 12 (9 with the journal emptied only when large). Other processes see a
- * record once its batch is in, within `flushMs`.
+ * hands once it returns: a process killed with SIGKILL loses nothing) and returns. The journal's
+ * new bytes go into SQLite as one batch every `flushMs` (500 ms) or 1,000 records, moved by a
+ * worker thread (journal-mover.ts), and before any read in this process. A journal left by a
+ * process that died is moved in by the next one to open the ledger. Measured, on the response
+ * path: a SQLite commit per record costs about 20 us on a quiet machine (about ten system calls:
+ * locks, WAL frames) and two to four times that under load; a journal append, one system call,
+ * about a quarter of that (bench/RESULTS.md, "SqliteLedger.record()"). Moving a batch in cost
+ * about 9 us a record on the request's thread (timed inside a createClient process); on the worker
+ * it costs that thread nothing. Other processes see a record once its batch is in, within
+ * `flushMs` and the worker's time to move it.
  */
-import {
-  closeSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { GroupKey, LedgerAttempt, LedgerRequest, LedgerStore, UsageQuery, UsageRow } from "./ledger.js";
-
-const HOUR_MS = 3_600_000;
+import { journalMover } from "./journal-mover.js";
+import type { GroupKey, LedgerRequest, LedgerStore, UsageQuery, UsageRow } from "./ledger.js";
+import {
+  attemptsFrom,
+  batchInserter,
+  HOUR_MS,
+  type JournalRange,
+  journalLine,
+  moveJournalRange,
+  ROLLUP_ADD,
+  requestRowParams,
+  rowsOfJournal,
+} from "./ledger-rows.js";
 
 /** The rollup's grouping and sums over rows of `requests` (used by migration 3's backfill). */
 const ROLLUP_SELECT = `time / ${HOUR_MS}, provider, region, COALESCE(anthropic_name, model_resolved, model_requested),
@@ -38,20 +38,6 @@ const ROLLUP_SELECT = `time / ${HOUR_MS}, provider, region, COALESCE(anthropic_n
   SUM(cache_write_tokens), SUM(cache_read_tokens), TOTAL(cost_usd),
   SUM(cost_usd IS NULL AND (input_tokens + output_tokens) > 0), SUM(stop_reason IS 'max_tokens'), SUM(attempts - 1),
   SUM(failover)`;
-
-/** How an upsert adds a row's sums to an hour's existing ones. */
-const ROLLUP_ADD = `ON CONFLICT (hour, provider, region, model, key, tag) DO UPDATE SET
-       requests = requests + excluded.requests,
-       errors = errors + excluded.errors,
-       input_tokens = input_tokens + excluded.input_tokens,
-       output_tokens = output_tokens + excluded.output_tokens,
-       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-       cost_usd = cost_usd + excluded.cost_usd,
-       unpriced = unpriced + excluded.unpriced,
-       max_tokens_stops = max_tokens_stops + excluded.max_tokens_stops,
-       retries = retries + excluded.retries,
-       failovers = failovers + excluded.failovers`;
 
 /**
  * The rollup's upsert for one new request row: the body of the trigger that kept it in migrations
@@ -64,9 +50,6 @@ const ROLLUP_UPSERT = `INSERT INTO usage_hourly VALUES (
        (NEW.cost_usd IS NULL AND (NEW.input_tokens + NEW.output_tokens) > 0), (NEW.stop_reason IS 'max_tokens'),
        NEW.attempts - 1, NEW.failover)
      ${ROLLUP_ADD};`;
-
-/** The code-kept rollup's upsert (schema 5 on): one row of sums per hour and group of a batch. */
-export const ROLLUP_INSERT = `INSERT INTO usage_hourly VALUES (${new Array(17).fill("?").join(", ")}) ${ROLLUP_ADD}`;
 
 /**
  * The columns of `requests` after its id, as migrations 1 and 4 create them. Part of those
@@ -268,65 +251,6 @@ function measuresOf(row: Record<string, number | string | null>): Omit<UsageRow,
   >;
 }
 
-/**
- * The attempts as the `attempt_list` column keeps them: a JSON array with one array per attempt,
- * its fields in the order of ATTEMPT_FIELDS (as migration 4 writes them). Arrays rather than
- * objects: rows stay small (measured with 3 attempts: 34 us a write with objects, 20 us with arrays).
- */
-export const ATTEMPT_FIELDS = [
-  "attempt",
-  "target",
-  "provider",
-  "region",
-  "status",
-  "errorName",
-  "verdict",
-  "latencyMs",
-  "inputTokens",
-  "outputTokens",
-  "cacheWriteTokens",
-  "cacheWrite1hTokens",
-  "cacheReadTokens",
-  "costUsd",
-] as const satisfies readonly (keyof LedgerAttempt)[];
-
-function attemptsArray(attempts: LedgerAttempt[]): unknown[][] {
-  return attempts.map((a) => [
-    a.attempt,
-    a.target,
-    a.provider,
-    a.region,
-    a.status,
-    a.errorName,
-    a.verdict,
-    a.latencyMs,
-    a.inputTokens,
-    a.outputTokens,
-    a.cacheWriteTokens,
-    a.cacheWrite1hTokens,
-    a.cacheReadTokens,
-    a.costUsd,
-  ]);
-}
-
-/** A record as the parameters of `INSERT INTO requests VALUES (?, …)` (27 of them, by position). */
-export function requestRowParams(e: LedgerRequest): unknown[] {
-  return toSql(rowValues(e));
-}
-
-/** A journal line's row (read back by recovery) as SQL parameters: the attempts as their JSON text (in place). */
-function toSql(row: RowValues): unknown[] {
-  row[26] = JSON.stringify(row[26]);
-  return row;
-}
-
-function attemptsFrom(json: string): LedgerAttempt[] {
-  return (JSON.parse(json) as unknown[][]).map(
-    (values) =>
-      Object.fromEntries(ATTEMPT_FIELDS.map((field, i) => [field, values[i]])) as unknown as LedgerAttempt,
-  );
-}
-
 export interface SqliteLedgerOptions {
   /**
    * Journal each record (one append) and move them into SQLite in batches (default: true, but for
@@ -337,141 +261,16 @@ export interface SqliteLedgerOptions {
   flushMs?: number;
 }
 
-/** The 27 column values of a request row, the attempts still as an array (the journal's line). */
-type RowValues = unknown[];
-
-export function rowValues(e: LedgerRequest): RowValues {
-  const row = headValues(e);
-  row.push(attemptsArray(e.attempts));
-  return row;
-}
-
-/** The first 26 column values of a request row: all but the attempts. */
-function headValues(e: LedgerRequest): unknown[] {
-  return [
-    e.id,
-    e.time,
-    e.stream ? 1 : 0,
-    e.provider,
-    e.region,
-    e.target,
-    e.modelRequested,
-    e.modelResolved,
-    e.anthropicName,
-    e.upstreamRequestId,
-    e.key,
-    e.tag,
-    e.status,
-    e.errorName,
-    e.stopReason,
-    e.partial ? 1 : 0,
-    e.inputTokens,
-    e.outputTokens,
-    e.cacheWriteTokens,
-    e.cacheWrite1hTokens,
-    e.cacheReadTokens,
-    e.costUsd,
-    e.firstByteMs,
-    e.totalMs,
-    e.attempts.length,
-    e.failover ? 1 : 0,
-  ];
-}
-
-/**
- * A record's SQL parameters and its journal line (the row as JSON, attempts as an array: the
- * format recovery reads), each JSON text made once: the line is the 26 leading values' JSON with
- * the attempts' JSON spliced in before its closing bracket, and the parameters keep that same
- * attempts text for the `attempt_list` column. The batch insert then binds the parameters as they
- * are, instead of parsing the line back (measured, bench ledger "SqliteLedger.record()": parsing
- * and re-stringifying a line cost about 4 us a record in the batch).
- */
-function journalRow(e: LedgerRequest): { params: unknown[]; line: string } {
-  const params = headValues(e);
-  const attempts = JSON.stringify(attemptsArray(e.attempts));
-  const head = JSON.stringify(params);
-  params.push(attempts);
-  return { params, line: `${head.slice(0, -1)},${attempts}]\n` };
-}
-
-/**
- * The rollup rows of a batch of request rows (SQL parameters, in the column order of `requests`):
- * per hour and group, the sums migration 3 defines (the same as its backfill's SELECT).
- */
-export function hourlySums(rows: unknown[][]): unknown[][] {
-  const groups = new Map<string, { group: unknown[]; sums: HourSums }>();
-  for (const row of rows) {
-    const hour = Math.floor((row[1] as number) / HOUR_MS);
-    const model = (row[8] ?? row[7] ?? row[6]) as string;
-    const key = (row[10] as string | null) ?? "";
-    const tag = (row[11] as string | null) ?? "";
-    const id = `${hour}\n${row[3]}\n${row[4]}\n${model}\n${key}\n${tag}`;
-    let entry = groups.get(id);
-    if (!entry) {
-      entry = { group: [hour, row[3], row[4], model, key, tag], sums: new HourSums() };
-      groups.set(id, entry);
-    }
-    entry.sums.add(row);
-  }
-  return [...groups.values()].map(({ group, sums }) => [...group, ...sums.values()]);
-}
-
-/** One hour and group's sums, in the column order of `usage_hourly` after its key. */
-class HourSums {
-  requests = 0;
-  errors = 0;
-  inputTokens = 0;
-  outputTokens = 0;
-  cacheWriteTokens = 0;
-  cacheReadTokens = 0;
-  costUsd = 0;
-  unpriced = 0;
-  maxTokensStops = 0;
-  retries = 0;
-  failovers = 0;
-
-  add(row: unknown[]): void {
-    const status = row[12] as number;
-    const input = row[16] as number;
-    const output = row[17] as number;
-    const cost = row[21] as number | null;
-    this.requests++;
-    if (status >= 400 || status === 0) this.errors++;
-    this.inputTokens += input;
-    this.outputTokens += output;
-    this.cacheWriteTokens += row[18] as number;
-    this.cacheReadTokens += row[20] as number;
-    this.costUsd += cost ?? 0;
-    if (cost === null && input + output > 0) this.unpriced++;
-    if (row[14] === "max_tokens") this.maxTokensStops++;
-    this.retries += (row[24] as number) - 1;
-    this.failovers += row[25] as number;
-  }
-
-  values(): number[] {
-    return [
-      this.requests,
-      this.errors,
-      this.inputTokens,
-      this.outputTokens,
-      this.cacheWriteTokens,
-      this.cacheReadTokens,
-      this.costUsd,
-      this.unpriced,
-      this.maxTokensStops,
-      this.retries,
-      this.failovers,
-    ];
-  }
-}
-
 const JOURNAL_MARK = ".journal-";
 /** Journaled records that make a batch before its time is up (bounds the batch's memory and time). */
 const MAX_BATCH = 1_000;
-/** How soon a batch that could not go in (the database busy past its timeout) is tried again, in ms. */
+/** How soon a batch that could not go in on this thread (the database busy past its timeout) is tried again, in ms. */
 const RETRY_MS = 1_000;
-/** A journal is emptied after the batch that takes it past this size (recovery reads at most about this much). */
-const JOURNAL_TRUNCATE_BYTES = 1 << 20;
+/**
+ * A journal is complete once a batch takes it past this size: the next record starts a new one,
+ * and the full one is deleted once its last batch is in (recovery reads at most about this much).
+ */
+const JOURNAL_ROTATE_BYTES = 1 << 20;
 
 /** Journal files of `file`: `<file>.journal-<host>-<pid>-<random>.jsonl`. */
 function journalName(file: string): string {
@@ -494,16 +293,19 @@ let exitHooked = false;
 
 export class SqliteLedger implements LedgerStore {
   private readonly db: Database.Database;
-  private readonly insertRequest: Database.Statement;
-  private readonly addToRollup: Database.Statement;
-  /** Inserts rows (SQL parameters) and adds them to the rollup, in one transaction. */
+  /** Inserts rows (SQL parameters) and adds the new ones to the rollup, in one transaction. */
   private readonly insertBatch: (rows: unknown[][]) => void;
   private readonly key: string;
   private readonly useJournal: boolean;
   private readonly flushMs: number;
-  private journal: { fd: number; path: string; bytes: number } | undefined;
-  /** Journaled records not yet in SQLite, as their SQL parameters (the attempts as JSON text). */
-  private pending: unknown[][] = [];
+  /** The journal being written: its size, and how far its bytes were handed on to be moved in. */
+  private journal: { fd: number; path: string; bytes: number; handed: number } | undefined;
+  /** Records written since the last batch was handed on. */
+  private unhanded = 0;
+  /** Ranges given to the mover thread and not yet known to be in, with their sequence numbers. */
+  private sent: { seq: number; range: JournalRange }[] = [];
+  /** Ranges to move in on this thread (no mover thread, or it failed for good). */
+  private here: JournalRange[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -517,17 +319,7 @@ export class SqliteLedger implements LedgerStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
-    // Parameters by position: binding by name costs a property lookup per column and row.
-    this.insertRequest = this.db.prepare(
-      `INSERT INTO requests VALUES (${new Array(27).fill("?").join(", ")})`,
-    );
-    this.addToRollup = this.db.prepare(ROLLUP_INSERT);
-    // Parameters spread as arguments rather than passed as one array: better-sqlite3 reads an
-    // array's elements one property lookup each (measured: about 1 us less a record).
-    this.insertBatch = this.db.transaction((rows: unknown[][]) => {
-      for (const row of rows) this.insertRequest.run(...row);
-      for (const sums of hourlySums(rows)) this.addToRollup.run(...sums);
-    });
+    this.insertBatch = batchInserter(this.db);
     this.useJournal = file !== ":memory:" && options.journal !== false;
     this.flushMs = options.flushMs ?? 500;
     this.key = file === ":memory:" ? `:memory:${Math.random()}` : path.resolve(file);
@@ -539,7 +331,7 @@ export class SqliteLedger implements LedgerStore {
       exitHooked = true;
       // A normal exit moves what is journaled into SQLite; a kill leaves it to the next opener.
       process.on("exit", () => {
-        for (const set of openLedgers.values()) for (const ledger of set) ledger.tryFlush();
+        for (const set of openLedgers.values()) for (const ledger of set) ledger.flushAtExit();
       });
     }
   }
@@ -569,8 +361,9 @@ export class SqliteLedger implements LedgerStore {
 
   /**
    * Moves in the journals of processes of this host that are gone (killed before they could):
-   * records already in SQLite (a kill between a batch's commit and the journal's truncation) are
-   * skipped, a line cut by the kill is dropped (its write never returned: its request never completed).
+   * records already in SQLite (a kill between a batch's commit and the journal's deletion) are
+   * left as they are, a line cut by the kill is dropped (its write never returned: its request
+   * never completed).
    */
   private recoverJournals(): void {
     const dir = path.dirname(this.file);
@@ -582,7 +375,6 @@ export class SqliteLedger implements LedgerStore {
     } catch {
       return;
     }
-    const exists = this.db.prepare("SELECT 1 FROM requests WHERE time = ? AND id = ?").pluck();
     for (const name of names) {
       const match = /^(.*)-(\d+)-[a-z0-9]+\.jsonl$/.exec(name.slice(prefix.length));
       if (!match || match[1] !== host) continue;
@@ -595,20 +387,11 @@ export class SqliteLedger implements LedgerStore {
       } catch {
         continue; // another process recovered it first
       }
-      const rows: RowValues[] = [];
-      for (const line of text.split("\n")) {
-        if (!line) continue;
-        try {
-          rows.push(JSON.parse(line) as RowValues);
-        } catch {
-          // cut by the kill
-        }
-      }
-      this.insertBatch(rows.filter((row) => !exists.get(row[1], row[0])).map(toSql));
+      this.insertBatch(rowsOfJournal(text));
       try {
         unlinkSync(journal);
       } catch {
-        // another process recovered it too (its inserts were skipped as already there)
+        // another process recovered it too (its inserts were left as already there)
       }
     }
   }
@@ -616,55 +399,125 @@ export class SqliteLedger implements LedgerStore {
   /** Durable once it returns: in the journal (or committed to the WAL), which a killed process leaves to the OS. */
   record(e: LedgerRequest): void {
     if (this.closed) throw new Error(`The ledger ${this.file} is closed.`);
-    const { params, line } = journalRow(e);
-    if (this.useJournal && this.appendToJournal(line)) {
-      // A full batch goes in at the next turn of the event loop, off this response's path.
-      if (this.pending.push(params) === MAX_BATCH) setImmediate(() => this.tryFlush()).unref();
-      this.timer ??= setTimeout(() => this.tryFlush(), this.flushMs).unref();
+    if (this.useJournal && this.appendToJournal(journalLine(e))) {
+      // A full batch is handed on at the next turn of the event loop, off this response's path.
+      if (++this.unhanded === MAX_BATCH) setImmediate(this.batchDue).unref();
+      this.timer ??= setTimeout(this.batchDue, this.flushMs).unref();
       return;
     }
-    this.insertBatch([params]);
+    this.insertBatch([requestRowParams(e)]);
   }
 
-  /** Appends `line` (ending in a newline) in one write. */
+  /** Appends `line` (ending in a newline); false when there can be no journal. */
   private appendToJournal(line: string): boolean {
     if (!this.journal) {
       const file = journalName(this.file);
       try {
-        this.journal = { fd: openSync(file, "a"), path: file, bytes: 0 };
+        this.journal = { fd: openSync(file, "a"), path: file, bytes: 0, handed: 0 };
       } catch {
         return false; // no journal (a read-only folder): one transaction per record
       }
     }
-    this.journal.bytes += writeSync(this.journal.fd, line);
+    // One write: a regular file takes a line whole but for a full disk, whose next write throws.
+    let written = writeSync(this.journal.fd, line);
+    if (written < Buffer.byteLength(line)) {
+      const bytes = Buffer.from(line);
+      while (written < bytes.length) written += writeSync(this.journal.fd, bytes, written);
+    }
+    this.journal.bytes += written;
     return true;
   }
 
-  /** Moves the journaled records into SQLite (one transaction), then empties the journal. */
-  flush(): void {
+  /**
+   * The journal's bytes not yet handed on, as a range to move in. `complete`, or a journal past
+   * JOURNAL_ROTATE_BYTES: the range is its last (the journal is deleted once it is in), and the next
+   * record starts a new journal.
+   */
+  private takeRange(complete: boolean): JournalRange | undefined {
+    const journal = this.journal;
+    if (!journal) return undefined;
+    this.unhanded = 0;
+    const last = complete || journal.bytes >= JOURNAL_ROTATE_BYTES;
+    if (!last && journal.bytes === journal.handed) return undefined;
+    const range = { journal: journal.path, from: journal.handed, to: journal.bytes, last };
+    journal.handed = journal.bytes;
+    if (last) {
+      closeSync(journal.fd);
+      this.journal = undefined;
+    }
+    return range;
+  }
+
+  /** A batch's time has come (or it is full): hand it on, or move it in here without a mover thread. */
+  private readonly batchDue = (): void => {
+    this.handOn();
+    try {
+      this.moveHere();
+    } catch {
+      // busy past its timeout: stays journaled, tried again
+      if (!this.closed) this.timer ??= setTimeout(this.batchDue, RETRY_MS).unref();
+    }
+  };
+
+  /**
+   * Hands the journal's new bytes to the mover thread; without one (never started, or failed for
+   * good, taking with it what it had not done), keeps them to be moved in on this thread.
+   */
+  private handOn(complete = false): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0) return;
-    this.insertBatch(this.pending);
-    this.pending = [];
-    // Emptied only once committed (a kill in between leaves records that recovery finds already in),
-    // and only once it has grown: recovery skips committed records anyway, and a truncation per
-    // batch cost about 5 us a record at 50 ms batches (the batch went from 23 to 18 us a record,
-    // timed inside a createClient process).
-    if (this.journal && this.journal.bytes >= JOURNAL_TRUNCATE_BYTES) {
-      ftruncateSync(this.journal.fd, 0);
-      this.journal.bytes = 0;
+    if (this.sent.length > 0) {
+      const done = journalMover.done;
+      this.sent = this.sent.filter((s) => s.seq > done);
+      if (this.sent.length > 0 && !journalMover.active) {
+        this.here.unshift(...this.sent.map((s) => s.range));
+        this.sent = [];
+      }
+    }
+    const range = this.takeRange(complete);
+    if (!range) return;
+    const seq = journalMover.move(this.key, range);
+    if (seq > 0) this.sent.push({ seq, range });
+    else this.here.push(range);
+  }
+
+  private moveHere(): void {
+    while (this.here.length > 0) {
+      moveJournalRange(this.insertBatch, this.here[0]!);
+      this.here.shift();
     }
   }
 
-  /** A batch that cannot go in now (the database busy past its timeout) stays journaled and is tried again. */
-  private tryFlush(): void {
+  /**
+   * Moves everything journaled into SQLite before returning: the new bytes are handed on and waited
+   * for (or, without a mover thread, moved in here). `complete`: the journal is deleted once in.
+   */
+  flush(complete = false): void {
+    this.handOn(complete);
+    if (this.sent.length > 0) {
+      const result = journalMover.waitFor(this.sent[this.sent.length - 1]!.seq);
+      if (result === "done") this.sent = [];
+      else if (!journalMover.active) {
+        // The mover thread is gone for good: what it had not done goes in here (twice is harmless).
+        this.here.unshift(...this.sent.map((s) => s.range));
+        this.sent = [];
+      } else {
+        throw new Error(
+          `The ledger ${this.file} is busy: its newest records could not be moved in (they stay journaled and are tried again).`,
+        );
+      }
+    }
+    this.moveHere();
+  }
+
+  /** At exit: everything in, the journal deleted; what cannot go in stays journaled for the next opener. */
+  private flushAtExit(): void {
     try {
-      this.flush();
+      this.flush(true);
     } catch {
-      if (!this.closed) this.timer ??= setTimeout(() => this.tryFlush(), RETRY_MS).unref();
+      // stays in the journal
     }
   }
 
@@ -837,16 +690,14 @@ export class SqliteLedger implements LedgerStore {
 
   close(): void {
     if (this.closed) return;
-    this.flush();
+    this.flush(true);
     this.closed = true;
-    if (this.journal) {
-      closeSync(this.journal.fd);
-      unlinkSync(this.journal.path);
-      this.journal = undefined;
-    }
     const same = openLedgers.get(this.key);
     same?.delete(this);
-    if (same?.size === 0) openLedgers.delete(this.key);
+    if (same?.size === 0) {
+      openLedgers.delete(this.key);
+      journalMover.close(this.key);
+    }
     this.db.close();
   }
 }
