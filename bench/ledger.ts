@@ -493,16 +493,6 @@ function ci95(values: number[]): number {
   return 1.96 * Math.sqrt(variance / values.length);
 }
 
-/**
- * The whole cost of recording as a caller sees it: the same calls through the shipped `createClient` with the
- * ledger off and on (default journal and 50 ms batches, so the batch inserts run in the measured
- * process as they do in use), against an emulator in a child process. Rounds alternate which side
- * goes first, so drift and the machine's other load fall on both sides. The figure is the mean of
- * the rounds' differences, not their median: a batch goes into SQLite every 500 ms, so only some
- * rounds hold one, and a median would leave its cost out. CPU is `process.cpuUsage()` of this process (every thread: the
- * call path, the batch inserts, the garbage collector), which is what recording costs; the
- * emulator's CPU is not counted.
- */
 /** Ledger off → on, measured call by call: each "on" call beside an "off" call, the batches' CPU added. */
 interface Paired {
   mode: string;
@@ -521,6 +511,17 @@ interface Paired {
   batchMainCpuUs: number;
 }
 
+/**
+ * The whole cost of recording as a caller sees it: the same calls through the shipped `createClient` with the
+ * ledger off and on (default journal and 500 ms batches, so the batches run as they do in use),
+ * against an emulator in a child process. Rounds alternate which side goes first, so drift and the
+ * machine's other load fall on both sides. The figure is the mean of the rounds' differences, not
+ * their median: a batch goes into SQLite every 500 ms, so only some rounds hold one, and a median
+ * would leave its cost out. CPU is measured twice: the main thread's alone (bench/thread-cpu.ts:
+ * the thread that serves requests, where the journal append runs) and the process's, every thread
+ * (the batches on the ledger's mover thread, the garbage collector's helpers). The emulator's CPU
+ * is not counted. Then the same, call by call (`paired`).
+ */
 export async function benchEndToEnd(dir: string): Promise<{ rounds: EndToEnd[]; paired: Paired[] }> {
   // The shipped build (dist/, which `npm run bench` builds first), as a user runs it: the sources
   // through tsx carry its transform's helper calls (one per named closure made), measured in a

@@ -73,14 +73,14 @@ export function explainAwsError(name: string | undefined, message: string, ctx: 
       if (/model identifier is invalid/i.test(message)) {
         return {
           detail: `The model id is not served in ${ctx.region}.`,
-          fix: "Pick a model the region serves: bedrock-claude models --region " + ctx.region,
+          fix: `Pick a model the region serves: bedrock-claude models --region ${ctx.region}`,
         };
       }
       return { detail: message, fix: "Check the request (model, region, body)." };
     case "ResourceNotFoundException":
       return {
         detail: message,
-        fix: "Move to a current model: bedrock-claude models --region " + ctx.region,
+        fix: `Move to a current model: bedrock-claude models --region ${ctx.region}`,
       };
     default:
       return {

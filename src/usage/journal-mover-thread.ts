@@ -61,3 +61,4 @@ parentPort!.on("message", (message: MoverMessage) => {
   queue.push(message);
   if (!retrying) drain();
 });
+signal(Signal.Loaded, Atomics.load(signals, Signal.Loaded) + 1);

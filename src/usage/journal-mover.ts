@@ -31,6 +31,8 @@ export enum Signal {
   Failures = 1,
   /** Bumped on every update: what a waiter waits on. */
   Changes = 2,
+  /** How many workers have loaded (each bumps it once, before taking messages). */
+  Loaded = 3,
 }
 
 export type MoverMessage =
@@ -42,6 +44,11 @@ export type WaitResult = "done" | "failed" | "timeout";
 
 /** How long a read waits for its ledger's ranges: the worker's start and the busy timeout (5 s), with room. */
 const WAIT_MS = 15_000;
+/**
+ * How long a worker may take to load before a waiter gives up on it (one that cannot load, say
+ * from a bundle without its module, says so only on this thread's event loop, which a waiter holds).
+ */
+const LOAD_MS = 5_000;
 const MAX_RESTARTS = 3;
 
 /**
@@ -51,7 +58,9 @@ const MAX_RESTARTS = 3;
  */
 function startWorker(workerData: unknown): Worker {
   if (!import.meta.url.endsWith(".ts")) {
-    return new Worker(new URL("./journal-mover-thread.js", import.meta.url), { workerData });
+    // No flags from this process: the worker needs none, and some would stop it (`--input-type`
+    // of a `node -e` script) or load into it what it does not need (an APM agent's `--require`).
+    return new Worker(new URL("./journal-mover-thread.js", import.meta.url), { workerData, execArgv: [] });
   }
   const entry = new URL("./journal-mover-thread.ts", import.meta.url).href;
   const api = pathToFileURL(
@@ -65,7 +74,9 @@ function startWorker(workerData: unknown): Worker {
 
 class JournalMover {
   private worker: Worker | undefined;
-  private readonly signals = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  private readonly signals = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
+  /** The Loaded count the current worker bumps once it has loaded, and until when it may take to. */
+  private loading: { count: number; until: number } | undefined;
   private seq = 0;
   /** Messages sent and not yet done, oldest first: sent again to a worker started after a death. */
   private readonly unconfirmed: MoverMessage[] = [];
@@ -104,9 +115,15 @@ class JournalMover {
         return "done";
       }
       if (Atomics.load(this.signals, Signal.Failures) !== failures) return "failed";
-      const left = deadline - Date.now();
-      if (left <= 0 || !this.active) return "timeout";
-      Atomics.wait(this.signals, Signal.Changes, changes, left);
+      const now = Date.now();
+      if (now >= deadline || !this.active) return "timeout";
+      let until = deadline;
+      if (this.loading) {
+        if (Atomics.load(this.signals, Signal.Loaded) > this.loading.count) this.loading = undefined;
+        else if (now >= this.loading.until) return "timeout";
+        else until = Math.min(deadline, this.loading.until);
+      }
+      Atomics.wait(this.signals, Signal.Changes, changes, until - now);
     }
   }
 
@@ -129,6 +146,7 @@ class JournalMover {
 
   private start(): boolean {
     try {
+      this.loading = { count: Atomics.load(this.signals, Signal.Loaded), until: Date.now() + LOAD_MS };
       const worker = startWorker({ signals: this.signals });
       // The worker never keeps the process alive: what it has not moved stays journaled, and an
       // exiting process moves it in (SqliteLedger's exit hook).

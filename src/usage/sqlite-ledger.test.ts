@@ -1,8 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
+import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../util/random.js";
 import { journalMover } from "./journal-mover.js";
@@ -465,3 +467,49 @@ async function until(check: () => boolean): Promise<boolean> {
   }
   return true;
 }
+
+describe("the journal mover as shipped (compiled to JavaScript, as in dist/)", () => {
+  it("starts its worker from the compiled module beside it and moves a journal in", () => {
+    // The three modules the mover is made of, compiled as the build compiles them, into a folder
+    // inside the project so that better-sqlite3 resolves as it does from dist/.
+    const out = mkdtempSync(path.resolve("node_modules/.bedrock-claude-test-"));
+    try {
+      for (const name of ["journal-mover", "journal-mover-thread", "ledger-rows"]) {
+        const source = readFileSync(path.resolve(`src/usage/${name}.ts`), "utf8");
+        const { outputText } = ts.transpileModule(source, {
+          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+          fileName: `${name}.ts`,
+        });
+        writeFileSync(path.join(out, `${name}.js`), outputText);
+      }
+      writeFileSync(path.join(out, "package.json"), '{ "type": "module" }');
+      const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+      const file = path.join(dir, "ledger.db");
+      new SqliteLedger(file).close();
+      const all = records(300);
+      const journal = path.join(dir, "moved.jsonl");
+      writeFileSync(journal, all.map((r) => `${JSON.stringify(rowValues(r))}\n`).join(""));
+      const run = spawnSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `import { journalMover } from ${JSON.stringify(pathToFileURL(path.join(out, "journal-mover.js")).href)};
+           const seq = journalMover.move(${JSON.stringify(file)}, { journal: ${JSON.stringify(journal)}, from: 0, to: ${statSync(journal).size}, last: true });
+           console.log(journalMover.waitFor(seq));`,
+        ],
+        { encoding: "utf8" },
+      );
+      expect(run.stderr).toBe("");
+      expect(run.stdout.trim()).toBe("done");
+      expect(existsSync(journal)).toBe(false);
+      const db = new Database(file, { readonly: true });
+      const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+      expect(n("SELECT COUNT(*) AS n FROM requests")).toBe(300);
+      expect(n("SELECT SUM(requests) AS n FROM usage_hourly")).toBe(300);
+      db.close();
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
