@@ -20,7 +20,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { JournalRange } from "./ledger-rows.js";
 
-/** How soon a range that could not go in (the database busy past its timeout) is tried again, in ms. */
+/** How soon a range that could not go in (the database busy past its timeout) is tried again, in ms (on either thread). */
 export const RETRY_MS = 1_000;
 
 /** The shared counters the worker updates (Int32Array slots). */

@@ -18,7 +18,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, 
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { journalMover } from "./journal-mover.js";
+import { journalMover, RETRY_MS } from "./journal-mover.js";
 import type { GroupKey, LedgerRequest, LedgerStore, UsageQuery, UsageRow } from "./ledger.js";
 import {
   attemptsFrom,
@@ -264,8 +264,6 @@ export interface SqliteLedgerOptions {
 const JOURNAL_MARK = ".journal-";
 /** Journaled records that make a batch before its time is up (bounds the batch's memory and time). */
 const MAX_BATCH = 1_000;
-/** How soon a batch that could not go in on this thread (the database busy past its timeout) is tried again, in ms. */
-const RETRY_MS = 1_000;
 /**
  * A journal is complete once a batch takes it past this size: the next record starts a new one,
  * and the full one is deleted once its last batch is in (recovery reads at most about this much).
