@@ -3,6 +3,8 @@
  * per ledger file, the ranges in the order they were sent, each in one transaction. A range that
  * cannot go in (the database busy past its timeout) is tried again, and the ranges after it wait.
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { type MoverMessage, RETRY_MS, Signal } from "./journal-mover.js";
@@ -17,9 +19,14 @@ function ledger(file: string) {
   let open = ledgers.get(file);
   if (!open) {
     const db = new Database(file);
-    db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 5000");
-    open = { db, insert: batchInserter(db) };
+    try {
+      db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 5000");
+      open = { db, insert: batchInserter(db) };
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     ledgers.set(file, open);
   }
   return open;
@@ -47,6 +54,13 @@ function drain(): void {
     try {
       handle(message);
     } catch {
+      if (!existsSync(path.dirname(message.ledger))) {
+        // The ledger's folder is gone, and its journals with it (they live beside it): nothing
+        // is left to move, and trying again would hold up every range after this one.
+        queue.shift();
+        signal(Signal.Done, message.seq);
+        continue;
+      }
       signal(Signal.Failures, Atomics.load(signals, Signal.Failures) + 1);
       retrying = true;
       setTimeout(drain, RETRY_MS);

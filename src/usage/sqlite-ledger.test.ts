@@ -434,6 +434,23 @@ describe("SqliteLedger reports", () => {
     raw.close();
   });
 
+  it("drops the ranges of a ledger whose folder was deleted, so that other ledgers' ranges go on", () => {
+    const gone = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    const a = new SqliteLedger(path.join(gone, "ledger.db"), { flushMs: 60_000 });
+    const all = records(20);
+    for (const r of all.slice(0, 10)) a.record(r);
+    rmSync(gone, { recursive: true, force: true });
+    // Its folder and journal are gone (the mover thread cannot open the ledger): nothing to move,
+    // and the mover thread goes on.
+    expect(() => a.flush()).not.toThrow();
+    expect(journalMover.active).toBe(true);
+    a.close();
+    const b = new SqliteLedger(path.join(mkdtempSync(path.join(os.tmpdir(), "ledger-")), "ledger.db"));
+    for (const r of all) b.record(r);
+    expect(b.report({})[0]!.requests).toBe(20);
+    b.close();
+  });
+
   it("survives its mover thread dying: a new one takes what was not done, and each record counts once", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
     const file = path.join(dir, "ledger.db");
