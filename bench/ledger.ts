@@ -8,13 +8,14 @@ import { asSourceStream, peekFirstChunk } from "../src/transport/source-stream.j
 import { createTarget } from "../src/transport/target.js";
 import { wholeResponse } from "../src/transport/upstream.js";
 import type { LedgerAttempt, LedgerRequest, UsageQuery } from "../src/usage/ledger.js";
-import { hourlySums, ROLLUP_INSERT, requestRowParams } from "../src/usage/ledger-rows.js";
+import { batchInserter, requestRowParams } from "../src/usage/ledger-rows.js";
 import { PriceBook, shippedPrices } from "../src/usage/prices.js";
 import { timeOrderedId, UsageRecorder } from "../src/usage/recorder.js";
 import { SqliteLedger } from "../src/usage/sqlite-ledger.js";
 import type { Row } from "./emulator.js";
 import { spawnEmulator } from "./emulator-process.js";
-import { hasThreadCpu, mainThreadCpuUs } from "./thread-cpu.js";
+import { perCall } from "./resilience.js";
+import { type CpuUsed, cpuClock, hasThreadCpu } from "./thread-cpu.js";
 
 const DAY_MS = 86_400_000;
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
@@ -149,8 +150,7 @@ export function benchRecord(dir: string, attempts: number, count: number, journa
   const latencies: number[] = [];
   let recordNs = 0n;
   let batchNs = 0n;
-  const cpu = process.cpuUsage();
-  const main = mainThreadCpuUs();
+  const cpu = cpuClock();
   for (let i = 1_000; i < entries.length; i++) {
     const t = process.hrtime.bigint();
     store.record(entries[i]!);
@@ -166,8 +166,7 @@ export function benchRecord(dir: string, attempts: number, count: number, journa
   const f = process.hrtime.bigint();
   store.flush();
   batchNs += process.hrtime.bigint() - f;
-  const used = process.cpuUsage(cpu);
-  const mainUs = mainThreadCpuUs() - main;
+  const used = cpu();
   store.close();
   latencies.sort((a, b) => a - b);
   return {
@@ -175,8 +174,8 @@ export function benchRecord(dir: string, attempts: number, count: number, journa
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     batchUs: Number(batchNs) / 1_000 / count,
-    cpuUs: (used.user + used.system) / count,
-    mainCpuUs: mainUs / count,
+    cpuUs: used.cpuUs / count,
+    mainCpuUs: used.mainCpuUs / count,
   };
 }
 
@@ -307,22 +306,6 @@ interface Added {
 
 /** Per call: wall time, the process's CPU (every thread), and the main thread's CPU (the request's). */
 type Measured = { us: number; cpuUs: number; mainCpuUs: number };
-
-/** `fn` run `iterations` times after 2,000 to warm up: per call wall, process CPU and main-thread CPU. */
-async function perCall(iterations: number, fn: () => Promise<unknown>): Promise<Measured> {
-  for (let i = 0; i < 2_000; i++) await fn();
-  const cpu = process.cpuUsage();
-  const main = mainThreadCpuUs();
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) await fn();
-  const us = Number(process.hrtime.bigint() - started) / 1_000 / iterations;
-  const used = process.cpuUsage(cpu);
-  return {
-    us,
-    cpuUs: (used.user + used.system) / iterations,
-    mainCpuUs: (mainThreadCpuUs() - main) / iterations,
-  };
-}
 
 function quartiles(values: number[]): [number, number] {
   const sorted = [...values].sort((a, b) => a - b);
@@ -564,13 +547,12 @@ export async function benchEndToEnd(dir: string): Promise<{ rounds: EndToEnd[]; 
     ] as const) {
       const measure = async (c: typeof off, n: number): Promise<Measured> => {
         const fn = make(c);
-        const cpu = process.cpuUsage();
-        const main = mainThreadCpuUs();
+        const cpu = cpuClock();
         const started = performance.now();
         for (let i = 0; i < n; i++) await fn();
         const us = ((performance.now() - started) * 1_000) / n;
-        const used = process.cpuUsage(cpu);
-        return { us, cpuUs: (used.user + used.system) / n, mainCpuUs: (mainThreadCpuUs() - main) / n };
+        const used = cpu();
+        return { us, cpuUs: used.cpuUs / n, mainCpuUs: used.mainCpuUs / n };
       };
       // Warm up both sides (JIT, connections, the ledger's file and statements).
       for (let i = 0; i < 5; i++) {
@@ -620,12 +602,10 @@ export async function benchEndToEnd(dir: string): Promise<{ rounds: EndToEnd[]; 
     // calls), and each batch's CPU is measured and added to the "on" side.
     const store = new SqliteLedger(path.join(dir, "paired.db"), { flushMs: 3_600_000 });
     const on2 = createClient({ ...options, ledger: { store } });
-    const cpuOf = async (fn: () => Promise<unknown>) => {
-      const cpu = process.cpuUsage();
-      const main = mainThreadCpuUs();
+    const cpuOf = async (fn: () => Promise<unknown>): Promise<CpuUsed> => {
+      const cpu = cpuClock();
       await fn();
-      const used = process.cpuUsage(cpu);
-      return { cpu: used.user + used.system, main: mainThreadCpuUs() - main };
+      return cpu();
     };
     const paired: Paired[] = [];
     for (const [mode, make, pairs] of [
@@ -644,8 +624,8 @@ export async function benchEndToEnd(dir: string): Promise<{ rounds: EndToEnd[]; 
       let batchCpu = 0;
       let batchMain = 0;
       for (let i = 0; i < pairs; i++) {
-        let a: { cpu: number; main: number };
-        let b: { cpu: number; main: number };
+        let a: CpuUsed;
+        let b: CpuUsed;
         if (i % 2 === 0) {
           a = await cpuOf(withOut);
           b = await cpuOf(withIt);
@@ -653,16 +633,15 @@ export async function benchEndToEnd(dir: string): Promise<{ rounds: EndToEnd[]; 
           b = await cpuOf(withIt);
           a = await cpuOf(withOut);
         }
-        diffs.push(b.cpu - a.cpu);
-        mainDiffs.push(b.main - a.main);
+        diffs.push(b.cpuUs - a.cpuUs);
+        mainDiffs.push(b.mainCpuUs - a.mainCpuUs);
         if ((i + 1) % 100 === 0) {
           // The batch goes in on the ledger's mover thread; flush() hands it on and waits for it.
-          const cpu = process.cpuUsage();
-          const main = mainThreadCpuUs();
+          const batch = cpuClock();
           store.flush();
-          const used = process.cpuUsage(cpu);
-          batchCpu += used.user + used.system;
-          batchMain += mainThreadCpuUs() - main;
+          const used = batch();
+          batchCpu += used.cpuUs;
+          batchMain += used.mainCpuUs;
         }
       }
       paired.push({
@@ -698,19 +677,17 @@ function buildLedger(file: string, count: number, now: number): { seconds: numbe
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = OFF");
-  const insertRequest = db.prepare(`INSERT INTO requests VALUES (${new Array(27).fill("?").join(", ")})`);
-  const addToRollup = db.prepare(ROLLUP_INSERT);
-  const batch = db.transaction((from: number, to: number) => {
+  // The store's own batch insert (rows and their hourly sums, one transaction), 50,000 rows at a time.
+  const insert = batchInserter(db);
+  for (let from = 0; from < count; from += 50_000) {
     const rows: unknown[][] = [];
-    for (let i = from; i < to; i++) {
+    for (let i = from; i < Math.min(count, from + 50_000); i++) {
       const time = now - 30 * DAY_MS + Math.floor((i * 30 * DAY_MS) / count);
       // One request in ten was retried or failed over.
       rows.push(requestRowParams(sample(i, i % 10 === 0 ? 3 : 1, time, timeOrderedId(time))));
     }
-    for (const row of rows) insertRequest.run(row);
-    for (const sums of hourlySums(rows)) addToRollup.run(sums);
-  });
-  for (let from = 0; from < count; from += 50_000) batch(from, Math.min(count, from + 50_000));
+    insert(rows);
+  }
   db.pragma("wal_checkpoint(TRUNCATE)");
   db.close();
   return { seconds: (performance.now() - started) / 1000, bytes: statSync(file).size };
@@ -818,7 +795,7 @@ export async function benchLedger(): Promise<Row[]> {
       rows.push({
         name: `createClient, ${e.mode}: ledger off → on`,
         value: `${signed(e.diffMainCpuUs)} µs CPU/request on the main thread (${interval(e.diffMainCpuUs, e.mainCi)}); ${signed(e.diffCpuUs)} µs in all threads (${interval(e.diffCpuUs, e.cpuCi)}); ${signed(e.diffUs)} µs wall`,
-        note: `mean of ${e.rounds} alternating rounds of ${e.calls} sequential calls a side (${(e.rounds * e.calls).toLocaleString("en-US")} a side), batches into SQLite as shipped (every 500 ms, on the mover thread: its CPU lands in whichever round is running, so the all-threads figure counts about half of it); the rounds' differences: median main-thread CPU ${signed(e.medianMainCpuUs)} µs, median all-threads CPU ${signed(e.medianCpuUs)} µs, interquartile range all-threads CPU ${iqr(e.cpuIqr)} µs, wall ${iqr(e.wallIqr)} µs. Per call: off ${e.off.us.toFixed(0)} µs (${e.off.mainCpuUs.toFixed(0)} µs main-thread CPU, ${e.off.cpuUs.toFixed(0)} in all), on ${e.on.us.toFixed(0)} µs (${e.on.mainCpuUs.toFixed(0)}, ${e.on.cpuUs.toFixed(0)}); emulator in a child process, its CPU not counted`,
+        note: `mean of ${e.rounds} alternating rounds of ${e.calls} sequential calls a side (${(e.rounds * e.calls).toLocaleString("en-US")} a side), batches into SQLite as shipped (every 500 ms, on the mover thread: its CPU lands in whichever round is running, off or on, so the all-threads figure counts only part of it); the rounds' differences: median main-thread CPU ${signed(e.medianMainCpuUs)} µs, median all-threads CPU ${signed(e.medianCpuUs)} µs, interquartile range all-threads CPU ${iqr(e.cpuIqr)} µs, wall ${iqr(e.wallIqr)} µs. Per call: off ${e.off.us.toFixed(0)} µs (${e.off.mainCpuUs.toFixed(0)} µs main-thread CPU, ${e.off.cpuUs.toFixed(0)} in all), on ${e.on.us.toFixed(0)} µs (${e.on.mainCpuUs.toFixed(0)}, ${e.on.cpuUs.toFixed(0)}); emulator in a child process, its CPU not counted`,
       });
     }
     for (const p of paired) {

@@ -7,6 +7,7 @@
 import { limitersFor, type ResilienceState, runAttempts } from "../src/transport/resilient.js";
 import type { Target } from "../src/transport/target.js";
 import type { Row } from "./emulator.js";
+import { cpuClock } from "./thread-cpu.js";
 
 const BODY = JSON.stringify({
   id: "msg_bdrk_01",
@@ -25,18 +26,21 @@ async function answer(): Promise<Response> {
   return new Response(BODY, { status: 200, headers: { "content-type": "application/json" } });
 }
 
-/** Wall and CPU time per call of `fn`, in µs, over `iterations` calls after 2,000 to warm up. */
+/**
+ * Wall and CPU time per call of `fn`, in µs, over `iterations` calls after 2,000 to warm up: the
+ * process's CPU (every thread) and the main thread's alone (bench/thread-cpu.ts).
+ */
 export async function perCall(
   iterations: number,
   fn: () => Promise<unknown>,
-): Promise<{ us: number; cpuUs: number }> {
+): Promise<{ us: number; cpuUs: number; mainCpuUs: number }> {
   for (let i = 0; i < 2_000; i++) await fn();
-  const cpu = process.cpuUsage();
+  const cpu = cpuClock();
   const started = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) await fn();
   const us = Number(process.hrtime.bigint() - started) / 1_000 / iterations;
-  const used = process.cpuUsage(cpu);
-  return { us, cpuUs: (used.user + used.system) / iterations };
+  const used = cpu();
+  return { us, cpuUs: used.cpuUs / iterations, mainCpuUs: used.mainCpuUs / iterations };
 }
 
 export async function benchResilience(): Promise<Row[]> {

@@ -20,6 +20,22 @@ function read(): number | undefined {
 export const hasThreadCpu = read() !== undefined;
 
 /** The main thread's CPU time so far, in µs (0 where the machine does not tell). */
-export function mainThreadCpuUs(): number {
+function mainThreadCpuUs(): number {
   return read() ?? 0;
+}
+
+/** CPU used since a clock started, in µs: by the whole process (every thread) and by its main thread. */
+export interface CpuUsed {
+  cpuUs: number;
+  mainCpuUs: number;
+}
+
+/** Starts a CPU clock; calling what it returns reads both figures since then. */
+export function cpuClock(): () => CpuUsed {
+  const cpu = process.cpuUsage();
+  const main = mainThreadCpuUs();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { cpuUs: used.user + used.system, mainCpuUs: mainThreadCpuUs() - main };
+  };
 }

@@ -1,6 +1,7 @@
 /**
- * Shared test helpers: an emulator on a free port, and a SigV4 signer for hand-made requests
- * (the same `@smithy/signature-v4` the AWS SDK signs with) for cases no official client sends.
+ * Shared test helpers: an emulator on a free port, a SigV4 signer for hand-made requests
+ * (the same `@smithy/signature-v4` the AWS SDK signs with) for cases no official client sends, and
+ * a poll for what finishes asynchronously.
  */
 
 import { spawn } from "node:child_process";
@@ -8,6 +9,7 @@ import { mkdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -286,4 +288,15 @@ export function useClients(): <C extends { destroy(): void }>(client: C) => C {
     clients.push(client);
     return client;
   };
+}
+
+/** Polls `read` until `check` holds or `ms` pass, for what finishes asynchronously; the last value read. */
+export async function eventually<T>(read: () => T, check: (value: T) => boolean, ms = 5_000): Promise<T> {
+  const end = Date.now() + ms;
+  let value = read();
+  while (!check(value) && Date.now() < end) {
+    await delay(10);
+    value = read();
+  }
+  return value;
 }

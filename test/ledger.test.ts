@@ -24,7 +24,7 @@ import type { LedgerAttempt, LedgerRequest, LedgerStore } from "../src/usage/led
 import { openLedger } from "../src/usage/open-ledger.js";
 import { LEDGER_SCHEMA_VERSION, SqliteLedger } from "../src/usage/sqlite-ledger.js";
 import { seededRandom } from "../src/util/random.js";
-import { useEmulator } from "./helpers.js";
+import { eventually, useEmulator } from "./helpers.js";
 
 const emulator = useEmulator({ seed: 5, config: { requestLogSize: 100_000 } });
 
@@ -102,17 +102,6 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
       while (next < count) await task(next++);
     }),
   );
-}
-
-/** Polls until `check` holds (or the time is up), for what finishes asynchronously. */
-async function eventually<T>(read: () => T, check: (value: T) => boolean, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms;
-  let value = read();
-  while (!check(value) && Date.now() < end) {
-    await delay(20);
-    value = read();
-  }
-  return value;
 }
 
 interface Tokens {

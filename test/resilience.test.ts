@@ -27,7 +27,7 @@ import type { RequestRecord } from "../src/emulator/index.js";
 import type { ResiliencePolicy } from "../src/resilience/policy.js";
 import type { AttemptRecord } from "../src/transport/resilient.js";
 import type { TargetOptions } from "../src/transport/target.js";
-import { rejection, useEmulator } from "./helpers.js";
+import { eventually, rejection, useEmulator } from "./helpers.js";
 
 const MODEL = "claude-sonnet-4-6";
 /** What InvokeModel sees for MODEL in a US region: the `us.` inference profile. */
@@ -102,17 +102,6 @@ function upstream(emu = emulator.current): RequestRecord[] {
 }
 
 const startOf = (r: RequestRecord) => Date.parse(r.time);
-
-/** Polls until `check` holds (or the time is up), for what the emulator records asynchronously. */
-async function eventually<T>(read: () => T, check: (value: T) => boolean, ms = 3_000): Promise<T> {
-  const end = Date.now() + ms;
-  let value = read();
-  while (!check(value) && Date.now() < end) {
-    await delay(10);
-    value = read();
-  }
-  return value;
-}
 
 /** Entries of the `x-bedrock-claude-attempts` header. */
 function headerEntries(response: Response): string[] {

@@ -78,8 +78,11 @@ class JournalMover {
   /** The Loaded count the current worker bumps once it has loaded, and until when it may take to. */
   private loading: { count: number; until: number } | undefined;
   private seq = 0;
-  /** Messages sent and not yet done, oldest first: sent again to a worker started after a death. */
-  private readonly unconfirmed: MoverMessage[] = [];
+  /**
+   * Messages sent and not yet done, oldest first, with who sent a range: sent again to a worker
+   * started after a death, or given back to their senders (`reclaim`) once ranges go in on this thread.
+   */
+  private unconfirmed: { message: MoverMessage; owner?: object }[] = [];
   private restarts = 0;
   /** Set after too many deaths (or when a worker cannot start): ranges go in on this thread. */
   private inThisThread = false;
@@ -89,14 +92,27 @@ class JournalMover {
     return this.worker !== undefined && !this.inThisThread;
   }
 
-  /** The sequence number of the last message the worker has done. */
-  get done(): number {
-    return Atomics.load(this.signals, Signal.Done);
+  /**
+   * Sends a range of `owner`'s to the worker (started if need be); returns its sequence number, or
+   * 0 when ranges go in on this thread.
+   */
+  move(ledger: string, range: JournalRange, owner: object): number {
+    return this.send({ kind: "move", seq: 0, ledger, range }, owner);
   }
 
-  /** Sends a range to the worker (started if need be); returns its sequence number, or 0 when it cannot go. */
-  move(ledger: string, range: JournalRange): number {
-    return this.send({ kind: "move", seq: 0, ledger, range });
+  /**
+   * Once ranges go in on this thread (`active` false after the worker failed for good): the ranges
+   * `owner` sent that the worker had not done, oldest first, handed back to be moved in there.
+   */
+  reclaim(owner: object): JournalRange[] {
+    if (this.active) return [];
+    const ranges: JournalRange[] = [];
+    this.unconfirmed = this.unconfirmed.filter(({ message, owner: from }) => {
+      if (from !== owner || message.kind !== "move") return true;
+      ranges.push(message.range);
+      return false;
+    });
+    return ranges;
   }
 
   /** The worker closes its connection to `ledger` once the messages before are done. */
@@ -127,12 +143,12 @@ class JournalMover {
     }
   }
 
-  private send(message: MoverMessage): number {
+  private send(message: MoverMessage, owner?: object): number {
     if (this.inThisThread) return 0;
     if (!this.worker && !this.start()) return 0;
     message.seq = ++this.seq;
     this.prune();
-    this.unconfirmed.push(message);
+    this.unconfirmed.push({ message, owner });
     this.worker!.postMessage(message);
     return message.seq;
   }
@@ -140,7 +156,7 @@ class JournalMover {
   private prune(): void {
     const done = Atomics.load(this.signals, Signal.Done);
     let n = 0;
-    while (n < this.unconfirmed.length && this.unconfirmed[n]!.seq <= done) n++;
+    while (n < this.unconfirmed.length && this.unconfirmed[n]!.message.seq <= done) n++;
     if (n > 0) this.unconfirmed.splice(0, n);
   }
 
@@ -170,7 +186,7 @@ class JournalMover {
       return;
     }
     // The new worker counts on from the last message done; the ones after it go again.
-    for (const message of this.unconfirmed) this.worker!.postMessage(message);
+    for (const { message } of this.unconfirmed) this.worker!.postMessage(message);
   }
 
   /** Ends the worker as a crash would (tests: what it had not done goes to the next one). */

@@ -25,7 +25,7 @@ export const ROLLUP_ADD = `ON CONFLICT (hour, provider, region, model, key, tag)
        failovers = failovers + excluded.failovers`;
 
 /** The code-kept rollup's upsert (schema 5 on): one row of sums per hour and group of a batch. */
-export const ROLLUP_INSERT = `INSERT INTO usage_hourly VALUES (${new Array(17).fill("?").join(", ")}) ${ROLLUP_ADD}`;
+const ROLLUP_INSERT = `INSERT INTO usage_hourly VALUES (${new Array(17).fill("?").join(", ")}) ${ROLLUP_ADD}`;
 
 /**
  * A request row, by position. A record already in (same time and id) is left as it is and not
@@ -155,7 +155,7 @@ export function rowsOfJournal(text: string): unknown[][] {
  * Bytes [from, to) of a journal file, as text; none when the file is gone (its last range was moved
  * in and it was deleted: a range tried again after that).
  */
-export function readJournalRange(file: string, from: number, to: number): string {
+function readJournalRange(file: string, from: number, to: number): string {
   let fd: number;
   try {
     fd = openSync(file, "r");
@@ -216,7 +216,7 @@ export function batchInserter(db: Database.Database): (rows: unknown[][]) => voi
  * The rollup rows of a batch of request rows (SQL parameters, in the column order of `requests`):
  * per hour and group, the sums migration 3 defines (the same as its backfill's SELECT).
  */
-export function hourlySums(rows: unknown[][]): unknown[][] {
+function hourlySums(rows: unknown[][]): unknown[][] {
   const groups = new Map<string, { group: unknown[]; sums: HourSums }>();
   for (const row of rows) {
     const hour = Math.floor((row[1] as number) / HOUR_MS);

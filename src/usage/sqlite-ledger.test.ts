@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { eventually } from "../../test/helpers.js";
 import { seededRandom } from "../util/random.js";
 import { journalMover } from "./journal-mover.js";
 import type { GroupKey, LedgerRequest } from "./ledger.js";
@@ -55,7 +56,7 @@ function records(count: number): LedgerRequest[] {
 
 describe("SqliteLedger reports", () => {
   it("give the same sums from the hourly rollup (with raw edges) as from the raw records", () => {
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "ledger-")), "ledger.db");
+    const { file } = tempLedger();
     const ledger = new SqliteLedger(file);
     const all = records(800);
     for (const r of all) ledger.record(r);
@@ -102,7 +103,7 @@ describe("SqliteLedger reports", () => {
   });
 
   it("migrates a version-1 ledger: its records and attempts kept, the rollup backfilled", () => {
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "ledger-")), "ledger.db");
+    const { file } = tempLedger();
     const v1 = new Database(file);
     v1.exec(MIGRATIONS[0]!);
     v1.pragma("user_version = 1");
@@ -126,7 +127,7 @@ describe("SqliteLedger reports", () => {
   });
 
   it("migrates a version-3 ledger to 4: requests, attempts (in order) and the rollup kept, reports unchanged", () => {
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "ledger-")), "ledger.db");
+    const { file } = tempLedger();
     const v3 = new Database(file);
     for (const sql of MIGRATIONS.slice(0, 3)) v3.exec(sql);
     v3.pragma("user_version = 3");
@@ -230,8 +231,7 @@ describe("SqliteLedger reports", () => {
   });
 
   it("keeps the hourly rollup equal to the sums of its raw rows, on every write path", () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
-    const file = path.join(dir, "ledger.db");
+    const { file } = tempLedger();
     const all = records(900);
     // Journaled and batched; one transaction per record (no journal); recovered from a dead process's journal.
     const batched = new SqliteLedger(file, { flushMs: 60_000 });
@@ -281,7 +281,7 @@ describe("SqliteLedger reports", () => {
   });
 
   it("migrates a version-4 ledger to 5: the rollup trigger is gone, and each record is rolled up once", () => {
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "ledger-")), "ledger.db");
+    const { file } = tempLedger();
     const v4 = new Database(file);
     for (const sql of MIGRATIONS.slice(0, 4)) v4.exec(sql);
     v4.pragma("user_version = 4");
@@ -305,8 +305,7 @@ describe("SqliteLedger reports", () => {
   });
 
   it("hands a full batch to the mover thread at the next turn, and replaces a journal past 1 MB, deleted once in", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
-    const file = path.join(dir, "ledger.db");
+    const { dir, file } = tempLedger();
     const writer = new SqliteLedger(file, { flushMs: 60_000 });
     const raw = new Database(file, { readonly: true });
     const count = () => (raw.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n;
@@ -318,13 +317,19 @@ describe("SqliteLedger reports", () => {
     writer.record(all[999]!);
     // Not yet: the batch goes in off the response's path, and not on its thread.
     expect(count()).toBe(0);
-    expect(await until(() => count() === 1000)).toBe(true);
+    expect(await eventually(count, (n) => n === 1000, 10_000)).toBe(1000);
     // About 0.45 MB of journal so far: kept.
     const [first] = journals();
     expect(statSync(path.join(dir, first!)).size).toBeGreaterThan(400_000);
     // About 1.35 MB after the third batch: that batch is the journal's last, and it is deleted once in.
     for (const r of all.slice(1000, 3000)) writer.record(r);
-    expect(await until(() => count() === 3000 && journals().length === 0)).toBe(true);
+    expect(
+      await eventually(
+        () => [count(), journals().length],
+        ([n, left]) => n === 3000 && left === 0,
+        10_000,
+      ),
+    ).toEqual([3000, 0]);
     // The next record starts a new journal.
     writer.record(all[3000]!);
     expect(journals()).toHaveLength(1);
@@ -336,8 +341,7 @@ describe("SqliteLedger reports", () => {
   });
 
   it("keeps recording while another connection holds the database locked, and moves the records in once it lets go", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
-    const file = path.join(dir, "ledger.db");
+    const { file } = tempLedger();
     const writer = new SqliteLedger(file, { flushMs: 60_000 });
     const all = records(2000);
     const holder = new Database(file);
@@ -353,7 +357,7 @@ describe("SqliteLedger reports", () => {
     const count = () => (holder.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n;
     expect(count()).toBe(0);
     holder.exec("COMMIT");
-    expect(await until(() => count() === 1000)).toBe(true);
+    expect(await eventually(count, (n) => n === 1000, 10_000)).toBe(1000);
     // A read here waits for the mover, so it sees all.
     expect(writer.report({})[0]!.requests).toBe(2000);
     writer.close();
@@ -361,8 +365,7 @@ describe("SqliteLedger reports", () => {
   });
 
   it("moves a process's journal in when it exits, on its mover thread or its own", () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
-    const file = path.join(dir, "ledger.db");
+    const { dir, file } = tempLedger();
     const child = (wait: number) =>
       spawnSync(
         process.execPath,
@@ -386,16 +389,11 @@ describe("SqliteLedger reports", () => {
       expect(run.status, run.stderr).toBe(0);
     }
     expect(readdirSync(dir).filter((n) => n.includes(".journal-"))).toEqual([]);
-    const db = new Database(file, { readonly: true });
-    const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-    expect(n("SELECT COUNT(*) AS n FROM requests")).toBe(200);
-    expect(n("SELECT SUM(requests) AS n FROM usage_hourly")).toBe(200);
-    db.close();
+    expect(storedCounts(file)).toEqual({ requests: 200, rolledUp: 200 });
   });
 
   it("journals records and moves them in: before reads, on close, and from a dead process's journal when opened", () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
-    const file = path.join(dir, "ledger.db");
+    const { dir, file } = tempLedger();
     const all = records(20);
     const journals = () => readdirSync(dir).filter((n) => n.includes(".journal-"));
     const writer = new SqliteLedger(file, { flushMs: 60_000 });
@@ -435,8 +433,8 @@ describe("SqliteLedger reports", () => {
   });
 
   it("drops the ranges of a ledger whose folder was deleted, so that other ledgers' ranges go on", () => {
-    const gone = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
-    const a = new SqliteLedger(path.join(gone, "ledger.db"), { flushMs: 60_000 });
+    const { dir: gone, file } = tempLedger();
+    const a = new SqliteLedger(file, { flushMs: 60_000 });
     const all = records(20);
     for (const r of all.slice(0, 10)) a.record(r);
     rmSync(gone, { recursive: true, force: true });
@@ -445,15 +443,14 @@ describe("SqliteLedger reports", () => {
     expect(() => a.flush()).not.toThrow();
     expect(journalMover.active).toBe(true);
     a.close();
-    const b = new SqliteLedger(path.join(mkdtempSync(path.join(os.tmpdir(), "ledger-")), "ledger.db"));
+    const b = new SqliteLedger(tempLedger().file);
     for (const r of all) b.record(r);
     expect(b.report({})[0]!.requests).toBe(20);
     b.close();
   });
 
   it("survives its mover thread dying: a new one takes what was not done, and each record counts once", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
-    const file = path.join(dir, "ledger.db");
+    const { file } = tempLedger();
     const writer = new SqliteLedger(file, { flushMs: 5 });
     const all = records(1200);
     // Six deaths: the first three are replaced by new threads, after that batches go in on this one.
@@ -467,22 +464,28 @@ describe("SqliteLedger reports", () => {
     expect(totals.requests).toBe(1200);
     expect(totals.inputTokens).toBe(all.reduce((n, r) => n + r.inputTokens, 0));
     writer.close();
-    const db = new Database(file, { readonly: true });
-    const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-    expect(n("SELECT COUNT(*) AS n FROM requests")).toBe(1200);
-    expect(n("SELECT SUM(requests) AS n FROM usage_hourly")).toBe(1200);
-    db.close();
+    expect(storedCounts(file)).toEqual({ requests: 1200, rolledUp: 1200 });
   });
 });
 
-/** Polls `check` until it holds (true) or 10 s pass (false). */
-async function until(check: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+/** A ledger file's path in a new folder of its own (the folder is where its journals go). */
+function tempLedger(): { dir: string; file: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+  return { dir, file: path.join(dir, "ledger.db") };
+}
+
+/** What another connection finds in a ledger file: its request rows, and the requests its rollup counts. */
+function storedCounts(file: string): { requests: number; rolledUp: number } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    return {
+      requests: n("SELECT COUNT(*) AS n FROM requests"),
+      rolledUp: n("SELECT SUM(requests) AS n FROM usage_hourly"),
+    };
+  } finally {
+    db.close();
   }
-  return true;
 }
 
 describe("the journal mover as shipped (compiled to JavaScript, as in dist/)", () => {
@@ -500,8 +503,7 @@ describe("the journal mover as shipped (compiled to JavaScript, as in dist/)", (
         writeFileSync(path.join(out, `${name}.js`), outputText);
       }
       writeFileSync(path.join(out, "package.json"), '{ "type": "module" }');
-      const dir = mkdtempSync(path.join(os.tmpdir(), "ledger-"));
-      const file = path.join(dir, "ledger.db");
+      const { dir, file } = tempLedger();
       new SqliteLedger(file).close();
       const all = records(300);
       const journal = path.join(dir, "moved.jsonl");
@@ -520,11 +522,7 @@ describe("the journal mover as shipped (compiled to JavaScript, as in dist/)", (
       expect(run.stderr).toBe("");
       expect(run.stdout.trim()).toBe("done");
       expect(existsSync(journal)).toBe(false);
-      const db = new Database(file, { readonly: true });
-      const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-      expect(n("SELECT COUNT(*) AS n FROM requests")).toBe(300);
-      expect(n("SELECT SUM(requests) AS n FROM usage_hourly")).toBe(300);
-      db.close();
+      expect(storedCounts(file)).toEqual({ requests: 300, rolledUp: 300 });
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -300,8 +300,8 @@ export class SqliteLedger implements LedgerStore {
   private journal: { fd: number; path: string; bytes: number; handed: number } | undefined;
   /** Records written since the last batch was handed on. */
   private unhanded = 0;
-  /** Ranges given to the mover thread and not yet known to be in, with their sequence numbers. */
-  private sent: { seq: number; range: JournalRange }[] = [];
+  /** The sequence number of the last range given to the mover thread (0: none). */
+  private lastSent = 0;
   /** Ranges to move in on this thread (no mover thread, or it failed for good). */
   private here: JournalRange[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -459,25 +459,18 @@ export class SqliteLedger implements LedgerStore {
 
   /**
    * Hands the journal's new bytes to the mover thread; without one (never started, or failed for
-   * good, taking with it what it had not done), keeps them to be moved in on this thread.
+   * good), keeps them to be moved in on this thread, after what a failed one gives back undone.
    */
   private handOn(complete = false): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.sent.length > 0) {
-      const done = journalMover.done;
-      this.sent = this.sent.filter((s) => s.seq > done);
-      if (this.sent.length > 0 && !journalMover.active) {
-        this.here.unshift(...this.sent.map((s) => s.range));
-        this.sent = [];
-      }
-    }
+    this.here.unshift(...journalMover.reclaim(this));
     const range = this.takeRange(complete);
     if (!range) return;
-    const seq = journalMover.move(this.key, range);
-    if (seq > 0) this.sent.push({ seq, range });
+    const seq = journalMover.move(this.key, range, this);
+    if (seq > 0) this.lastSent = seq;
     else this.here.push(range);
   }
 
@@ -494,13 +487,13 @@ export class SqliteLedger implements LedgerStore {
    */
   flush(complete = false): void {
     this.handOn(complete);
-    if (this.sent.length > 0) {
-      const result = journalMover.waitFor(this.sent[this.sent.length - 1]!.seq);
-      if (result === "done") this.sent = [];
+    if (this.lastSent > 0) {
+      const result = journalMover.waitFor(this.lastSent);
+      if (result === "done") this.lastSent = 0;
       else if (!journalMover.active) {
         // The mover thread is gone for good: what it had not done goes in here (twice is harmless).
-        this.here.unshift(...this.sent.map((s) => s.range));
-        this.sent = [];
+        this.here.unshift(...journalMover.reclaim(this));
+        this.lastSent = 0;
       } else {
         throw new Error(
           `The ledger ${this.file} is busy: its newest records could not be moved in (they stay journaled and are tried again).`,
